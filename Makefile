@@ -1,0 +1,30 @@
+# Two entry points: `make demo` (the whole pipeline on synthesised demo data) and `make test`.
+# Both install into a local virtual environment first; a second run reuses it.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo test test-fast clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: the CPU build; a bare range would pull a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+demo: install
+	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+clean:
+	rm -rf data manifests dvc.lock .pytest_cache

@@ -1,0 +1,47 @@
+"""Reading official protocol list files: one loop for every format, the format in a small callback."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+from .records import ListEntry
+
+LineParser = Callable[[re.Match, list[str], str], ListEntry]
+
+
+class ListFormatError(ValueError):
+    """A list line that does not follow its format; the message names the file and the line."""
+
+
+def read_list_files(
+    lists_dir: Path, path_pattern: re.Pattern, parse_line: LineParser, recursive: bool = True
+) -> list[ListEntry]:
+    """Parse every file under ``lists_dir`` whose relative path matches ``path_pattern`` (searched).
+
+    ``parse_line(match, tokens, source)`` turns the whitespace-split tokens of one non-empty line into
+    a :class:`ListEntry`; ``match`` is the path match (protocol and split groups come from it).
+    ``recursive=False`` looks only at the files directly in ``lists_dir`` (lists inside a raw tree).
+    """
+    entries = []
+    candidates = lists_dir.rglob("*") if recursive else lists_dir.iterdir()
+    for path in sorted(p for p in candidates if p.is_file()):
+        match = path_pattern.search(path.relative_to(lists_dir).as_posix())
+        if not match:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            tokens = line.replace(",", " ").split() if path.suffix == ".csv" else line.split()
+            if not tokens:
+                continue
+            try:
+                entries.append(parse_line(match, tokens, path.name))
+            except (ValueError, IndexError, KeyError) as error:
+                raise ListFormatError(f"{path}:{number}: cannot parse {line!r}: {error}") from None
+    return entries
+
+
+def binary_label(token: str, bonafide: str) -> bool:
+    """``True`` when ``token`` is the format's bona fide value; refuses anything but 0/1."""
+    if token not in ("0", "1"):
+        raise ValueError(f"label {token!r} is not 0 or 1")
+    return token == bonafide

@@ -1,0 +1,126 @@
+"""OULU-NPU: RGB videos of 55 users on 6 phones in 3 sessions, with per-frame eye positions.
+
+Layout::
+
+    OULU_NPU/{Train_files,Dev_files,Test_files}/Phone_Session_User_File.avi   (+ .txt eye positions)
+
+File 1 real, 2/3 print (printer 1/2), 4/5 replay (display 1/2). Users 01–20 train, 21–35 dev, 36–55 test.
+Lists understood: the official ``Protocols/Protocol_N/{Train,Dev,Test}[_k].txt`` (``+1,1_1_01_1``:
+**+1 = bona fide**, negative = attack), bob.db.oulunpu's ``Protocol_N/{train,dev,eval}/for_{real,attack}.lst``
+(class by file name) and the cross-dataset ``CFD_video_{train,dev,test}.txt`` (**0 = bona fide**).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .listfiles import binary_label, read_list_files
+from .probe import VIDEO_SUFFIXES, locate, video_frame_count
+from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
+from .walk import add_parsed, subdirs
+
+NAME = "oulu"
+MODALITIES = ("rgb",)
+TOP_FOLDER = "OULU_NPU"
+SPLIT_FOLDERS = {"Train_files": "train", "Dev_files": "dev", "Test_files": "test"}
+USER_SPLITS = {"train": range(1, 21), "dev": range(21, 36), "test": range(36, 56)}
+#: File code → (attack_type, attack_detail)
+FILES = {1: ("bonafide", ""), 2: ("print", "printer1"), 3: ("print", "printer2"),
+         4: ("replay", "display1"), 5: ("replay", "display2")}
+
+_NAME = re.compile(r"^(?P<phone>[1-6])_(?P<session>[1-3])_(?P<user>\d{2})_(?P<file>[1-5])$")
+_OFFICIAL = re.compile(r"Protocol_(?P<protocol>\d)/(?P<split>Train|Dev|Test)(?:_(?P<fold>[1-6]))?\.txt$")
+_BOB = re.compile(r"Protocol_(?P<protocol>\d(?:_\d)?)/(?P<split>train|dev|eval)/for_(?P<cls>real|attack)\.lst$")
+_CFD = re.compile(r"(^|/)CFD_video_(?P<split>train|dev|test)\.txt$")
+_SPLIT_NAMES = {"Train": "train", "Dev": "dev", "Test": "test", "train": "train", "dev": "dev", "eval": "test"}
+
+
+# -- label polarity: decided here, once per list format -------------------------------------------
+def official_list_label(token: str) -> bool:
+    """Official protocol files: ``+1`` = bona fide, ``-1``/``-2`` = attack."""
+    if token not in ("+1", "-1", "-2"):
+        raise ValueError(f"label {token!r} is not +1, -1 or -2")
+    return token == "+1"
+
+
+def cfd_list_label(token: str) -> bool:
+    """CFD cross-dataset lists: ``0`` = bona fide (what the files hold for every file-1 video)."""
+    return binary_label(token, bonafide="0")
+
+
+def format_official_label(is_bonafide: bool, attack_type: str) -> str:
+    return "+1" if is_bonafide else ("-1" if attack_type == "print" else "-2")
+
+
+# -- scanning -------------------------------------------------------------------------------------
+def scan(root: Path) -> Scan:
+    """Walk an OULU-NPU raw tree and return its recordings and problems."""
+    found = Scan()
+    base = locate(root, TOP_FOLDER)
+    if not base.is_dir():
+        found.add(problem=Problem(str(root), "missing_root", f"no {TOP_FOLDER}/ folder"))
+        return found
+    for split_dir in subdirs(base, found, root, set(SPLIT_FOLDERS)):
+        videos = {p.stem: p for p in split_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
+        for entry in sorted(split_dir.iterdir()):
+            rel = entry.relative_to(root).as_posix()
+            if entry.suffix.lower() in VIDEO_SUFFIXES:
+                add_parsed(found, root, entry, lambda p: _parse(p, root))
+            elif entry.suffix == ".txt" and entry.stem not in videos:
+                found.add(problem=Problem(rel, "orphan_annotation", "eye-position file without its video"))
+            elif entry.suffix != ".txt":
+                found.add(problem=Problem(rel, "unexpected_file", "expected .avi videos and .txt eye positions"))
+    return found
+
+
+def _parse(video: Path, root: Path) -> Recording:
+    match = _NAME.match(video.stem)
+    if not match:
+        raise ScanError("malformed_name", "expected Phone_Session_User_File like 1_1_01_1")
+    code = {k: int(v) for k, v in match.groupdict().items()}
+    split = SPLIT_FOLDERS[video.parent.name]
+    if code["user"] not in USER_SPLITS[split]:
+        raise ScanError("inconsistent_name", f"user {match['user']} does not belong in {video.parent.name}")
+    n_frames = video_frame_count(video)
+    if n_frames == 0:
+        raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
+    attack_type, attack_detail = FILES[code["file"]]
+    annotation = video.with_suffix(".txt")
+    return make_recording(
+        video_id=video.stem,
+        dataset=NAME,
+        subject=match["user"],
+        attack_type=attack_type,
+        attack_detail=attack_detail,
+        source_split=split,
+        paths={"rgb": video.relative_to(root).as_posix()},
+        n_frames={"rgb": n_frames},
+        attributes={"phone": code["phone"], "session": code["session"], "user": code["user"], "file": code["file"]},
+        annotation=annotation.relative_to(root).as_posix() if annotation.is_file() else None,
+    )
+
+
+# -- official lists -------------------------------------------------------------------------------
+def read_lists(lists_dir: Path) -> list[ListEntry]:
+    """Parse the official, bob and CFD list files found under ``lists_dir``."""
+    return (
+        read_list_files(lists_dir, _OFFICIAL, _parse_official_line)
+        + read_list_files(lists_dir, _BOB, _parse_bob_line)
+        + read_list_files(lists_dir, _CFD, _parse_cfd_line)
+    )
+
+
+def _parse_official_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
+    label, name = tokens[0].split(",")  # +1,1_1_01_1
+    protocol = match["protocol"] + (f"_{match['fold']}" if match["fold"] else "")
+    return ListEntry(protocol, _SPLIT_NAMES[match["split"]], name, official_list_label(label), source)
+
+
+def _parse_bob_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
+    name = Path(tokens[0]).name  # Train_files/1_1_01_1 01 [print/1]
+    return ListEntry(match["protocol"], _SPLIT_NAMES[match["split"]], name, match["cls"] == "real", source)
+
+
+def _parse_cfd_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
+    rel, token = tokens  # OULU_NPU/Train_files/6_3_19_1 0
+    return ListEntry("all", match["split"], Path(rel).name, cfd_list_label(token), source)

@@ -1,0 +1,153 @@
+"""The one record type every dataset adapter produces, and its validator.
+
+Adapters only parse names; everything they find goes through :func:`make_recording`, which is the
+single place where ``is_bonafide`` is derived from the attack type and where a record without a
+subject, with an unknown attack type or with a malformed id is refused.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MODALITIES = ("rgb", "depth", "ir")
+
+#: Attack types known to the pipeline; ``bonafide`` is the only live class. ``unknown`` is an attack
+#: whose instrument the release hides (the anonymised dev/test folders of the CeFA challenge).
+ATTACK_TYPES = ("bonafide", "print", "replay", "mask3d", "silicone", "cut_print", "unknown")
+
+#: Where a recording sits in the release (the official folder it was shipped in).
+SOURCE_SPLITS = ("train", "dev", "test")
+
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class RecordError(ValueError):
+    """A parsed record violates the schema; the message names the field, the value and the rule."""
+
+    def __init__(self, field_name: str, value: Any, expected: str):
+        super().__init__(f"{field_name}={value!r}: expected {expected}")
+        self.field_name = field_name
+        self.value = value
+
+
+class ScanError(ValueError):
+    """A file or folder cannot be turned into a recording: ``reason`` is a short category."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One (possibly multi-modal) recording as found on disk. Paths are relative to the raw root."""
+
+    video_id: str
+    dataset: str
+    subject: str
+    attack_type: str
+    attack_detail: str
+    source_split: str
+    paths: dict[str, str]
+    n_frames: dict[str, int]
+    attributes: dict[str, Any] = field(default_factory=dict)
+    annotation: str | None = None
+
+    @property
+    def is_bonafide(self) -> bool:
+        return self.attack_type == "bonafide"
+
+    def to_row(self) -> dict[str, Any]:
+        """Flatten to one ``videos.parquet`` row (attributes become typed columns)."""
+        row: dict[str, Any] = {
+            "video_id": self.video_id,
+            "dataset": self.dataset,
+            "subject": self.subject,
+            "is_bonafide": self.is_bonafide,
+            "attack_type": self.attack_type,
+            "attack_detail": self.attack_detail,
+            "source_split": self.source_split,
+        }
+        row.update(self.attributes)
+        for modality in MODALITIES:
+            row[f"path_{modality}"] = self.paths.get(modality)
+            row[f"n_frames_{modality}"] = self.n_frames.get(modality)
+        row["annotation_path"] = self.annotation
+        return row
+
+
+def make_recording(**fields: Any) -> Recording:
+    """Build a :class:`Recording` and validate it; raises :class:`RecordError` on any violation."""
+    recording = Recording(**fields)
+    validate(recording)
+    return recording
+
+
+def validate(rec: Recording) -> None:
+    if not isinstance(rec.video_id, str) or not _VIDEO_ID.match(rec.video_id):
+        raise RecordError("video_id", rec.video_id, "letters, digits, '_' or '-', no dots, slashes or leading '_'")
+    if not rec.subject:
+        raise RecordError("subject", rec.subject, "a non-empty subject id")
+    if rec.attack_type not in ATTACK_TYPES:
+        raise RecordError("attack_type", rec.attack_type, f"one of {ATTACK_TYPES}")
+    if rec.is_bonafide and rec.attack_detail:
+        raise RecordError("attack_detail", rec.attack_detail, "empty for a bona fide recording")
+    if rec.source_split not in SOURCE_SPLITS:
+        raise RecordError("source_split", rec.source_split, f"one of {SOURCE_SPLITS}")
+    if not rec.paths:
+        raise RecordError("paths", rec.paths, "at least one modality")
+    unknown = set(rec.paths) - set(MODALITIES)
+    if unknown:
+        raise RecordError("paths", sorted(unknown), f"modalities among {MODALITIES}")
+    if set(rec.n_frames) != set(rec.paths):
+        raise RecordError("n_frames", rec.n_frames, f"a frame count for each of {sorted(rec.paths)}")
+    clash = set(rec.attributes) & {"video_id", "subject", "attack_type", "is_bonafide"}
+    if clash:
+        raise RecordError("attributes", sorted(clash), "no attribute shadowing a core column")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file or folder the adapter could not turn into a recording, and why."""
+
+    path: str
+    reason: str
+    detail: str
+
+    def to_row(self, dataset: str) -> dict[str, str]:
+        return {"dataset": dataset, "path": self.path, "reason": self.reason, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One line of an official protocol list: which recording is in which protocol split, and its label.
+
+    ``protocol`` is the name the list uses (an alias such as ``p4.1`` is fine: the index resolves it).
+    """
+
+    protocol: str
+    split: str
+    video_id: str
+    is_bonafide: bool
+    source: str
+
+
+@dataclass
+class Scan:
+    """What an adapter found under a raw root.
+
+    ``memberships`` is set only when the release itself defines protocol membership that the naming
+    scheme cannot (the anonymised CeFA challenge folders); then those lists are the protocols.
+    """
+
+    recordings: list[Recording] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    memberships: list[ListEntry] = field(default_factory=list)
+
+    def add(self, recording: Recording | None = None, problem: Problem | None = None) -> None:
+        if recording is not None:
+            self.recordings.append(recording)
+        if problem is not None:
+            self.problems.append(problem)

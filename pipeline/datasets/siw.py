@@ -1,0 +1,107 @@
+"""SiW: RGB videos of live faces, prints and replays, with a ``.face`` file of per-frame boxes.
+
+Layout::
+
+    SiW/{Train,Test}/{live,spoof}/003/003-1-1-1-1.mov   (+ 003-1-1-1-1.face)
+
+Name ``subject-sensor-type-medium-session``; type 1 live, 2 print (media 1–2), 3 replay (media 1–4).
+Official lists ``SiW@p21_video_{train,val,test}.txt`` (``SiW/Train/live/150/150-1-1-2-2 1``): **1 = bona fide**,
+the opposite of CeFA and CASIA-SURF.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .listfiles import binary_label, read_list_files
+from .probe import VIDEO_SUFFIXES, locate, video_frame_count
+from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
+from .walk import add_parsed, subdirs
+
+NAME = "siw"
+MODALITIES = ("rgb",)
+TOP_FOLDER = "SiW"
+SPLIT_FOLDERS = {"Train": "train", "Test": "test"}
+#: Type code → (attack_type, live/spoof folder)
+TYPES = {1: ("bonafide", "live"), 2: ("print", "spoof"), 3: ("replay", "spoof")}
+MEDIA = {1: range(1, 3), 2: range(1, 3), 3: range(1, 5)}
+
+_NAME = re.compile(r"^(?P<subject>\d{3})-(?P<sensor>\d)-(?P<type>[1-3])-(?P<medium>\d)-(?P<session>\d)$")
+_LIST = re.compile(r"(^|/)SiW@p(?P<protocol>\d+)_video_(?P<split>train|val|test)\.txt$")
+
+
+def list_label(token: str) -> bool:
+    """SiW lists: ``1`` = bona fide, ``0`` = attack."""
+    return binary_label(token, bonafide="1")
+
+
+def format_list_label(is_bonafide: bool) -> str:
+    return "1" if is_bonafide else "0"
+
+
+def scan(root: Path) -> Scan:
+    """Walk a SiW raw tree and return its recordings and problems."""
+    found = Scan()
+    base = locate(root, TOP_FOLDER)
+    if not base.is_dir():
+        found.add(problem=Problem(str(root), "missing_root", f"no {TOP_FOLDER}/ folder"))
+        return found
+    for split_dir in subdirs(base, found, root, set(SPLIT_FOLDERS)):
+        for class_dir in subdirs(split_dir, found, root, {"live", "spoof"}):
+            for subject_dir in subdirs(class_dir, found, root):
+                _scan_subject(subject_dir, found, root)
+    return found
+
+
+def _scan_subject(subject_dir: Path, found: Scan, root: Path) -> None:
+    videos = {p.stem for p in subject_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
+    for entry in sorted(subject_dir.iterdir()):
+        rel = entry.relative_to(root).as_posix()
+        if entry.suffix.lower() in VIDEO_SUFFIXES:
+            add_parsed(found, root, entry, lambda p: _parse(p, root))
+        elif entry.suffix == ".face" and entry.stem not in videos:
+            found.add(problem=Problem(rel, "orphan_annotation", ".face file without its video"))
+        elif entry.suffix != ".face":
+            found.add(problem=Problem(rel, "unexpected_file", "expected .mov/.mp4 videos and .face boxes"))
+
+
+def _parse(video: Path, root: Path) -> Recording:
+    match = _NAME.match(video.stem)
+    if not match:
+        raise ScanError("malformed_name", "expected subject-sensor-type-medium-session like 003-1-1-1-1")
+    code = {k: int(v) for k, v in match.groupdict().items()}
+    attack_type, class_folder = TYPES[code["type"]]
+    if video.parents[1].name != class_folder or video.parent.name != match["subject"]:
+        raise ScanError("inconsistent_name", f"type {code['type']} of subject {match['subject']} does not belong here")
+    if code["medium"] not in MEDIA[code["type"]]:
+        raise ScanError("malformed_name", f"medium {code['medium']} is not valid for type {code['type']}")
+    n_frames = video_frame_count(video)
+    if n_frames == 0:
+        raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
+    annotation = video.with_suffix(".face")
+    return make_recording(
+        video_id=video.stem,
+        dataset=NAME,
+        subject=match["subject"],
+        attack_type=attack_type,
+        attack_detail="" if attack_type == "bonafide" else f"medium{code['medium']}",
+        source_split=SPLIT_FOLDERS[video.parents[2].name],
+        paths={"rgb": video.relative_to(root).as_posix()},
+        n_frames={"rgb": n_frames},
+        attributes={"subject_id": code["subject"], "sensor": code["sensor"], "type": code["type"],
+                    "medium": code["medium"], "session": code["session"]},
+        annotation=annotation.relative_to(root).as_posix() if annotation.is_file() else None,
+    )
+
+
+def read_lists(lists_dir: Path) -> list[ListEntry]:
+    """Parse every ``SiW@pNN_video_{train,val,test}.txt`` under ``lists_dir`` (``val`` is our ``dev``)."""
+    return read_list_files(lists_dir, _LIST, _parse_list_line)
+
+
+def _parse_list_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
+    rel, token = tokens  # SiW/Train/live/150/150-1-1-2-2 1
+    digits = match["protocol"]
+    protocol = digits if len(digits) == 1 else f"{digits[0]}_{digits[1:]}"  # p21 → 2_1
+    split = "dev" if match["split"] == "val" else match["split"]
+    return ListEntry(protocol, split, Path(rel).name, list_label(token), source)

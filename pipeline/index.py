@@ -1,0 +1,180 @@
+"""Stage ``index``: scan a raw tree into ``videos.parquet`` and apply the protocols into ``protocols.parquet``.
+
+    python -m pipeline.index --dataset cefa --root data/raw/cefa --out manifests/cefa [--lists DIR]
+
+No pixel is decoded. Names that do not parse are reported (``index_report.json``) and skipped. With
+``--lists`` the official list files are read too and every difference from the rules is reported;
+``--use-lists`` makes the lists the membership of the protocols they cover.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .datasets import get_adapter
+from .datasets.records import ListEntry, Problem, Recording, Scan
+from .io import write_json_atomic, write_parquet_atomic
+from .protocols import PROTOCOL_COLUMNS, ProtocolError, ProtocolSpec, apply_spec, check_membership, load_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexResult:
+    videos: pd.DataFrame
+    protocols: pd.DataFrame
+    problems: list[Problem]
+    list_differences: list[dict] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+
+def videos_table(recordings: list[Recording]) -> pd.DataFrame:
+    """``videos.parquet``: one row per recording, attributes as typed (nullable) columns, sorted by id."""
+    table = pd.DataFrame([r.to_row() for r in recordings])
+    if table.empty:
+        return table
+    for column in table.columns:
+        if column.startswith("n_frames_") or pd.api.types.is_float_dtype(table[column]):
+            table[column] = table[column].astype("Int64")  # ints that are missing for some rows
+    return table.sort_values("video_id", ignore_index=True)
+
+
+def drop_duplicate_ids(scan: Scan) -> list[Recording]:
+    """Keep the first recording of each id (sorted by path); report the others."""
+    kept: dict[str, Recording] = {}
+    for recording in sorted(scan.recordings, key=lambda r: (r.video_id, sorted(r.paths.values()))):
+        if recording.video_id in kept:
+            first = kept[recording.video_id]
+            detail = f"id {recording.video_id!r} already used by {sorted(first.paths.values())[0]}"
+            scan.add(problem=Problem(sorted(recording.paths.values())[0], "duplicate_id", detail))
+        else:
+            kept[recording.video_id] = recording
+    return list(kept.values())
+
+
+def membership_from_lists(spec: ProtocolSpec, entries: list[ListEntry]) -> pd.DataFrame:
+    """Protocol membership rows for list entries (modalities and frame rule from the spec's split)."""
+    rows = []
+    for entry in entries:
+        rule = spec.protocols[spec.resolve(entry.protocol)].splits[entry.split]
+        rows.append((spec.resolve(entry.protocol), entry.split, entry.video_id, list(rule.modalities), rule.frame_limit))
+    table = pd.DataFrame(rows, columns=PROTOCOL_COLUMNS).drop_duplicates(["protocol", "split", "video_id"])
+    table["frame_limit"] = table["frame_limit"].astype("Int64")
+    return table.sort_values(["protocol", "split", "video_id"], ignore_index=True)
+
+
+def compare_with_lists(
+    spec: ProtocolSpec, videos: pd.DataFrame, membership: pd.DataFrame, entries: list[ListEntry]
+) -> list[dict]:
+    """Every difference between official lists and the derived membership, per protocol split."""
+    labels = dict(zip(videos["video_id"], videos["is_bonafide"])) if not videos.empty else {}
+    listed: dict[tuple[str, str], dict[str, bool]] = {}
+    for entry in entries:
+        listed.setdefault((spec.resolve(entry.protocol), entry.split), {})[entry.video_id] = entry.is_bonafide
+    differences = []
+    for (protocol, split), from_list in sorted(listed.items()):
+        derived = set(membership.loc[(membership["protocol"] == protocol) & (membership["split"] == split), "video_id"])
+        on_disk = {v for v in from_list if v in labels}
+        report = {
+            "protocol": protocol,
+            "split": split,
+            "missing_on_disk": sorted(set(from_list) - set(labels)),
+            "only_in_lists": sorted(on_disk - derived),
+            "only_in_rules": sorted(derived - set(from_list)),
+            "label_mismatch": sorted(v for v in on_disk if bool(labels[v]) != from_list[v]),
+        }
+        if any(report[key] for key in ("missing_on_disk", "only_in_lists", "only_in_rules", "label_mismatch")):
+            differences.append(report)
+    return differences
+
+
+def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lists: bool = False) -> IndexResult:
+    """Scan, validate and apply protocols; pure apart from reading the raw tree and the lists."""
+    adapter = get_adapter(dataset)
+    spec = load_spec(dataset)
+    scan = adapter.scan(root)
+    videos = videos_table(drop_duplicate_ids(scan))
+    if videos.empty:
+        raise ProtocolError(f"no valid recording found under {root} for dataset {dataset!r}")
+    if scan.memberships:  # the release defines its own membership (anonymised challenge folders)
+        present = set(videos["video_id"])
+        protocols = membership_from_lists(spec, [e for e in scan.memberships if e.video_id in present])
+    else:
+        protocols = apply_spec(spec, videos)
+    result = IndexResult(videos=videos, protocols=protocols, problems=scan.problems)
+    if lists_dir is not None:
+        entries = adapter.read_lists(lists_dir)
+        if not entries:
+            raise ProtocolError(f"--lists {lists_dir}: no {dataset} list file found there")
+        result.list_differences = compare_with_lists(spec, videos, protocols, entries)
+        if use_lists:
+            covered = {(spec.resolve(e.protocol), e.split) for e in entries}
+            keep = [(p, s) not in covered for p, s in zip(protocols["protocol"], protocols["split"])]
+            present = [e for e in entries if e.video_id in set(videos["video_id"])]
+            result.protocols = pd.concat([protocols[keep], membership_from_lists(spec, present)], ignore_index=True)
+    result.violations = check_membership(spec, videos, result.protocols)
+    return result
+
+
+def write_index(result: IndexResult, out: Path, dataset: str, argv: list[str]) -> None:
+    """Write the report always, and the manifests only when no protocol is violated."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not result.violations:
+        write_parquet_atomic(result.videos, out / "videos.parquet")
+        write_parquet_atomic(result.protocols, out / "protocols.parquet")
+    report = {
+        "dataset": dataset,
+        "command": argv,
+        "recordings": len(result.videos),
+        "membership_rows": len(result.protocols),
+        "problems": [p.to_row(dataset) for p in result.problems],
+        "list_differences": result.list_differences,
+        "violations": result.violations,
+    }
+    write_json_atomic(report, out / "index_report.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.index", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
+    parser.add_argument("--root", required=True, type=Path, help="raw dataset root (the folder holding e.g. CASIA_CeFA/)")
+    parser.add_argument("--out", required=True, type=Path, help="manifest folder to write")
+    parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check")
+    parser.add_argument("--use-lists", action="store_true", help="take membership from --lists where they cover a split")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.use_lists and args.lists is None:
+        parser.error("--use-lists needs --lists")
+    try:
+        result = build_index(args.dataset, args.root, args.lists, args.use_lists)
+    except (ProtocolError, ValueError) as error:
+        log.error("%s", error)
+        return 2
+    write_index(result, args.out, args.dataset, sys.argv if argv is None else argv)
+    _log_summary(result, args.out)
+    if result.violations:
+        for violation in result.violations:
+            log.error("refused: %s", violation)
+        return 1
+    return 0
+
+
+def _log_summary(result: IndexResult, out: Path) -> None:
+    counts = result.videos.groupby("attack_type").size().to_dict()
+    log.info("%d recordings %s → %s", len(result.videos), counts, out)
+    log.info("%d protocol memberships over %d protocols", len(result.protocols), result.protocols["protocol"].nunique())
+    for problem in result.problems:
+        log.warning("skipped %s: %s (%s)", problem.path, problem.reason, problem.detail)
+    for difference in result.list_differences:
+        summary = {k: len(v) for k, v in difference.items() if isinstance(v, list) and v}
+        log.warning("lists differ for protocol %s/%s: %s", difference["protocol"], difference["split"], summary)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

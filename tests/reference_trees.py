@@ -1,0 +1,76 @@
+"""Build raw trees that hold exactly the recordings named by the official reference lists.
+
+Pixels do not matter to the index stage, so every frame (and every video) is a hard link to one
+tiny file: a tree of thousands of recordings costs a second.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REFERENCE = Path(__file__).parent / "data" / "reference" / "protocols"
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.link(source, target)
+
+
+def _tiny_jpeg(folder: Path) -> Path:
+    path = folder / "frame.jpg"
+    cv2.imwrite(str(path), np.full((8, 8, 3), 128, np.uint8))
+    return path
+
+
+def _tiny_video(folder: Path, suffix: str, fourcc: str) -> Path:
+    path = folder / f"clip{suffix}"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 30, (16, 16))
+    for value in (0, 255):
+        writer.write(np.full((16, 16, 3), value, np.uint8))
+    writer.release()
+    return path
+
+
+def list_lines(folder: str, pattern: str = "*", base: Path = REFERENCE) -> list[tuple[Path, list[str]]]:
+    """(list file, tokens) for every non-empty line of the lists in ``base/folder`` matching ``pattern``."""
+    lines = []
+    for path in sorted((base / folder).rglob(pattern)):
+        if path.is_file():
+            lines += [(path, line.split()) for line in path.read_text().splitlines() if line.strip()]
+    return lines
+
+
+def build_frame_folder_tree(dataset_folder: str, root: Path, scratch: Path, base: Path = REFERENCE) -> None:
+    """CeFA / CASIA-SURF: each listed ``…/color`` folder gets color, depth and ir with one frame."""
+    frame = _tiny_jpeg(scratch)
+    for _, tokens in list_lines(dataset_folder, base=base):
+        recording = root / Path(tokens[0]).parent
+        for modality in ("color", "depth", "ir"):
+            _link(frame, recording / modality / "0001.jpg")
+
+
+def build_oulu_tree(root: Path, scratch: Path) -> None:
+    """OULU-NPU: ``OULU_NPU/Train_files/1_1_01_1.avi`` (+ .txt) for every video of every list."""
+    video = _tiny_video(scratch, ".avi", "MJPG")
+    eyes = scratch / "eyes.txt"
+    eyes.write_text("0, 5, 5, 10, 5\n1, 5, 5, 10, 5\n")
+    for _, tokens in list_lines("oulu"):
+        name = Path(tokens[0].split(",")[-1])
+        rel = Path(*name.parts[-2:])  # Train_files/1_1_01_1 (CFD lines start with OULU_NPU/)
+        _link(video, root / "OULU_NPU" / rel.with_suffix(".avi"))
+        _link(eyes, root / "OULU_NPU" / rel.with_suffix(".txt"))
+
+
+def build_siw_tree(root: Path, scratch: Path) -> None:
+    """SiW: ``SiW/Train/live/150/150-1-1-2-2.mov`` (+ .face) for every listed video."""
+    video = _tiny_video(scratch, ".mov", "mp4v")
+    boxes = scratch / "boxes.face"
+    boxes.write_text("2 2 12 12\n2 2 12 12\n")
+    for _, tokens in list_lines("siw"):
+        rel = Path(tokens[0])
+        _link(video, root / rel.with_suffix(".mov"))
+        _link(boxes, root / rel.with_suffix(".face"))

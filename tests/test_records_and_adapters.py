@@ -1,0 +1,136 @@
+"""The record validator and the adapters' handling of names they cannot parse."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.datasets import ADAPTERS, cefa, get_adapter, oulu, siw, surf
+from pipeline.datasets.records import RecordError, make_recording
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _record(**overrides):
+    fields = dict(
+        video_id="1_120_1_1_1", dataset="cefa", subject="AF-120", attack_type="bonafide", attack_detail="",
+        source_split="train", paths={"rgb": "a/color"}, n_frames={"rgb": 3},
+    )
+    return make_recording(**(fields | overrides))
+
+
+def test_bonafide_is_derived_from_attack_type_only():
+    assert _record().is_bonafide is True
+    assert _record(attack_type="replay", attack_detail="screen").is_bonafide is False
+    assert _record().to_row()["is_bonafide"] is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"subject": ""}, "subject"),
+        ({"attack_type": "deepfake"}, "attack_type"),
+        ({"video_id": "real.rssdk"}, "video_id"),
+        ({"video_id": "_hidden"}, "video_id"),
+        ({"video_id": "a/b"}, "video_id"),
+        ({"paths": {"thermal": "x"}, "n_frames": {"thermal": 1}}, "paths"),
+        ({"n_frames": {}}, "n_frames"),
+        ({"attack_detail": "screen"}, "attack_detail"),
+    ],
+)
+def test_validator_names_the_field_and_value(overrides, field):
+    with pytest.raises(RecordError) as error:
+        _record(**overrides)
+    assert error.value.field_name == field
+    assert field in str(error.value) and "expected" in str(error.value)
+
+
+def test_registry_builds_every_name_and_refuses_unknown():
+    for name, module in ADAPTERS.items():
+        assert get_adapter(name) is module and module.NAME == name
+        assert callable(module.scan) and callable(module.read_lists)
+        assert (REPO / "protocols" / f"{name}.yaml").is_file()
+    with pytest.raises(ValueError, match="unknown dataset 'casia'"):
+        get_adapter("casia")
+
+
+def test_label_polarity_per_list_format():
+    # CeFA and CASIA-SURF lists: 0 = bona fide; SiW and the CeFA challenge: 1 = bona fide
+    assert cefa.public_list_label("0") is True and cefa.public_list_label("1") is False
+    assert surf.list_label("0") is True
+    assert siw.list_label("1") is True and siw.list_label("0") is False
+    assert cefa.challenge_list_label("1") is True
+    assert oulu.official_list_label("+1") is True and oulu.official_list_label("-2") is False
+    with pytest.raises(ValueError, match="not 0 or 1"):
+        siw.list_label("2")
+
+
+def _frames(folder: Path, count: int = 2) -> None:
+    folder.mkdir(parents=True)
+    for index in range(1, count + 1):
+        cv2.imwrite(str(folder / f"{index:04d}.jpg"), np.zeros((4, 4, 3), np.uint8))
+
+
+def test_cefa_reports_malformed_and_incomplete_recordings(tmp_path):
+    subject = tmp_path / "CASIA_CeFA/Ethnicity/AF/AF-120"
+    for modality in ("color", "depth", "ir"):
+        _frames(subject / "1_120_1_1_1" / modality, 3)
+        _frames(subject / "1_120_9_1_1" / modality)     # device code 9 does not exist
+        _frames(subject / "2_120_3_1_4" / modality)     # race code 2 (CA) under AF
+    _frames(subject / "1_120_3_1_4/color")               # no depth, no ir
+    (subject / "1_120_3_1_2/color").mkdir(parents=True)  # empty colour folder
+    (subject / "1_120_3_1_2/depth").mkdir()
+    (subject / "notes.txt").write_text("stray")
+    _frames(tmp_path / "CASIA_CeFA/Ethnicity/XX/XX-001/1_001_1_1_1/color")
+    found = cefa.scan(tmp_path)
+    assert [r.video_id for r in found.recordings] == ["1_120_1_1_1"]
+    assert found.recordings[0].n_frames == {"rgb": 3, "depth": 3, "ir": 3}
+    reasons = {p.path.split("/")[-1]: p.reason for p in found.problems}
+    assert reasons == {
+        "1_120_9_1_1": "malformed_name",
+        "2_120_3_1_4": "inconsistent_name",
+        "1_120_3_1_4": "missing_modality",
+        "1_120_3_1_2": "no_frames",
+        "notes.txt": "unexpected_file",
+        "XX": "unknown_name",
+    }
+
+
+def test_frame_counts_ignore_non_frames_and_sort_numerically(tmp_path):
+    from pipeline.datasets.probe import frame_files
+
+    folder = tmp_path / "color"
+    folder.mkdir()
+    for name in ("10.jpg", "2.jpg", "1.jpg", "Thumbs.db", "cover.jpg"):
+        (folder / name).write_bytes(b"x")
+    assert [p.name for p in frame_files(folder)] == ["1.jpg", "2.jpg", "10.jpg"]
+
+
+def test_video_adapters_report_unreadable_and_orphan_files(tmp_path):
+    split = tmp_path / "OULU_NPU/Train_files"
+    split.mkdir(parents=True)
+    (split / "1_1_01_1.avi").write_bytes(b"")            # zero-byte video
+    (split / "1_1_01_2.txt").write_text("0, 1, 1, 2, 1\n")  # eyes without a video
+    (split / "1_1_40_1.avi").write_bytes(b"")            # user 40 is a test user
+    (split / "readme.md").write_text("x")
+    problems = {p.path.split("/")[-1]: p.reason for p in oulu.scan(tmp_path).problems}
+    assert problems == {
+        "1_1_01_1.avi": "unreadable_video",
+        "1_1_01_2.txt": "orphan_annotation",
+        "1_1_40_1.avi": "inconsistent_name",
+        "readme.md": "unexpected_file",
+    }
+    subject = tmp_path / "SiW/Train/spoof/003"
+    subject.mkdir(parents=True)
+    (subject / "003-1-1-1-1.mov").write_bytes(b"")       # live name in the spoof folder
+    (subject / "003-1-3-7-1.mov").write_bytes(b"")       # replay medium 7 does not exist
+    problems = {p.path.split("/")[-1]: p.reason for p in siw.scan(tmp_path).problems}
+    assert problems == {"003-1-1-1-1.mov": "inconsistent_name", "003-1-3-7-1.mov": "malformed_name"}
+
+
+def test_missing_root_is_a_reported_problem(tmp_path):
+    for module in ADAPTERS.values():
+        found = module.scan(tmp_path)
+        assert found.recordings == [] and found.problems[0].reason == "missing_root"
