@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _record(**overrides):
     fields = dict(
         video_id="1_120_1_1_1", dataset="cefa", subject="AF-120", attack_type="bonafide", attack_detail="",
-        source_split="train", paths={"rgb": "a/color"}, n_frames={"rgb": 3},
+        source_split="train", paths={"rgb": "a/color"}, n_frames={"rgb": 3}, face_source="black_border",
     )
     return make_recording(**(fields | overrides))
 
@@ -38,6 +38,7 @@ def test_bonafide_is_derived_from_attack_type_only():
         ({"paths": {"thermal": "x"}, "n_frames": {"thermal": 1}}, "paths"),
         ({"n_frames": {}}, "n_frames"),
         ({"attack_detail": "screen"}, "attack_detail"),
+        ({"face_source": "eyes"}, "face_source"),  # eyes need an annotation file
     ],
 )
 def test_validator_names_the_field_and_value(overrides, field):

@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from .listfiles import binary_label, read_list_files
 from .probe import frame_folder_modalities, locate
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
+from ..protocols import ProtocolSpec
 
 NAME = "cefa"
 MODALITIES = ("rgb", "depth", "ir")
@@ -111,6 +114,7 @@ def _parse_2d(recording_dir: Path, root: Path, folders: dict[str, str], video_id
         source_split=_subject_split(code["id"]),
         paths=paths,
         n_frames=counts,
+        face_source="black_border",
         attributes={
             "release": "challenge" if folders is CHALLENGE_FOLDERS else "public",
             "ethnicity": ethnicity,
@@ -140,6 +144,7 @@ def _parse_mask(recording_dir: Path, root: Path) -> Recording:
         source_split="test",  # every mask recording belongs to the test sets
         paths=paths,
         n_frames=counts,
+        face_source="black_border",
         attributes={
             "release": "public",
             "mask_id": code["id"],  # mask identities are not the 2D subjects: no subject_id
@@ -189,6 +194,7 @@ def _parse_anonymised(recording_dir: Path, root: Path, split: str, labels: dict[
         source_split=split,
         paths=paths,
         n_frames=counts,
+        face_source="black_border",
         attributes={"release": "challenge"},
     )
 
@@ -221,3 +227,16 @@ def _parse_public_line(match: re.Match, tokens: list[str], source: str) -> ListE
 def list_path(row: dict) -> str:
     """The path a public-release list uses for a recording (its colour folder)."""
     return row["path_rgb"]
+
+
+def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
+    """Public-release list files for the protocols that have one (``p1.1`` … ``p4.5``)."""
+    files: dict[str, list[str]] = {}
+    for (protocol, split), rows in members.groupby(["protocol", "split"]):
+        alias = next((a for a in spec.protocols[protocol].aliases if a.startswith("p")), None)
+        if alias is None:
+            continue  # Protocol 3 has no published list format
+        files[f"CASIA_CeFA@{alias}_video_{split}.txt"] = [
+            f"{path} {format_public_label(bonafide)}" for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
+        ]
+    return files

@@ -14,10 +14,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from .listfiles import binary_label, read_list_files
 from .probe import VIDEO_SUFFIXES, locate, video_frame_count
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
+from ..protocols import ProtocolSpec
 
 NAME = "oulu"
 MODALITIES = ("rgb",)
@@ -46,6 +49,10 @@ def official_list_label(token: str) -> bool:
 def cfd_list_label(token: str) -> bool:
     """CFD cross-dataset lists: ``0`` = bona fide (what the files hold for every file-1 video)."""
     return binary_label(token, bonafide="0")
+
+
+def format_cfd_label(is_bonafide: bool) -> str:
+    return "0" if is_bonafide else "1"
 
 
 def format_official_label(is_bonafide: bool, attack_type: str) -> str:
@@ -86,6 +93,7 @@ def _parse(video: Path, root: Path) -> Recording:
         raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
     attack_type, attack_detail = FILES[code["file"]]
     annotation = video.with_suffix(".txt")
+    has_eyes = annotation.is_file()
     return make_recording(
         video_id=video.stem,
         dataset=NAME,
@@ -96,7 +104,8 @@ def _parse(video: Path, root: Path) -> Recording:
         paths={"rgb": video.relative_to(root).as_posix()},
         n_frames={"rgb": n_frames},
         attributes={"phone": code["phone"], "session": code["session"], "user": code["user"], "file": code["file"]},
-        annotation=annotation.relative_to(root).as_posix() if annotation.is_file() else None,
+        face_source="eyes" if has_eyes else "detector",
+        annotation=annotation.relative_to(root).as_posix() if has_eyes else None,
     )
 
 
@@ -124,3 +133,22 @@ def _parse_bob_line(match: re.Match, tokens: list[str], source: str) -> ListEntr
 def _parse_cfd_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
     rel, token = tokens  # OULU_NPU/Train_files/6_3_19_1 0
     return ListEntry("all", match["split"], Path(rel).name, cfd_list_label(token), source)
+
+
+def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
+    """Official ``Protocols/Protocol_N/{Train,Dev,Test}[_k].txt`` files, and the CFD lists for ``all``."""
+    files: dict[str, list[str]] = {}
+    for (protocol, split), rows in members.groupby(["protocol", "split"]):
+        if protocol == "all":
+            files[f"CFD_video_{split}.txt"] = [
+                f"{Path(path).with_suffix('').as_posix()} {format_cfd_label(bonafide)}"
+                for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
+            ]
+            continue
+        number, _, fold = protocol.partition("_")
+        name = f"Protocols/Protocol_{number}/{split.capitalize()}{'_' + fold if fold else ''}.txt"
+        files[name] = [
+            f"{format_official_label(bonafide, attack)},{video_id}"
+            for video_id, bonafide, attack in zip(rows["video_id"], rows["is_bonafide"], rows["attack_type"])
+        ]
+    return files

@@ -16,6 +16,10 @@ MODALITIES = ("rgb", "depth", "ir")
 #: whose instrument the release hides (the anonymised dev/test folders of the CeFA challenge).
 ATTACK_TYPES = ("bonafide", "print", "replay", "mask3d", "silicone", "cut_print", "unknown")
 
+#: How the shard stage finds the face: the frames are crops on black (``black_border``), the release
+#: ships per-frame eye positions (``eyes``) or face boxes (``face_file``), or a detector must (``detector``).
+FACE_SOURCES = ("black_border", "eyes", "face_file", "detector")
+
 #: Where a recording sits in the release (the official folder it was shipped in).
 SOURCE_SPLITS = ("train", "dev", "test")
 
@@ -52,6 +56,7 @@ class Recording:
     source_split: str
     paths: dict[str, str]
     n_frames: dict[str, int]
+    face_source: str
     attributes: dict[str, Any] = field(default_factory=dict)
     annotation: str | None = None
 
@@ -74,6 +79,7 @@ class Recording:
         for modality in MODALITIES:
             row[f"path_{modality}"] = self.paths.get(modality)
             row[f"n_frames_{modality}"] = self.n_frames.get(modality)
+        row["face_source"] = self.face_source
         row["annotation_path"] = self.annotation
         return row
 
@@ -96,6 +102,10 @@ def validate(rec: Recording) -> None:
         raise RecordError("attack_detail", rec.attack_detail, "empty for a bona fide recording")
     if rec.source_split not in SOURCE_SPLITS:
         raise RecordError("source_split", rec.source_split, f"one of {SOURCE_SPLITS}")
+    if rec.face_source not in FACE_SOURCES:
+        raise RecordError("face_source", rec.face_source, f"one of {FACE_SOURCES}")
+    if rec.face_source in ("eyes", "face_file") and not rec.annotation:
+        raise RecordError("face_source", rec.face_source, "an annotation file for eyes/face_file (else 'detector')")
     if not rec.paths:
         raise RecordError("paths", rec.paths, "at least one modality")
     unknown = set(rec.paths) - set(MODALITIES)

@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from .listfiles import binary_label, read_list_files
 from .probe import VIDEO_SUFFIXES, locate, video_frame_count
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
+from ..protocols import ProtocolSpec
 
 NAME = "siw"
 MODALITIES = ("rgb",)
@@ -79,6 +82,7 @@ def _parse(video: Path, root: Path) -> Recording:
     if n_frames == 0:
         raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
     annotation = video.with_suffix(".face")
+    has_boxes = annotation.is_file()
     return make_recording(
         video_id=video.stem,
         dataset=NAME,
@@ -90,7 +94,8 @@ def _parse(video: Path, root: Path) -> Recording:
         n_frames={"rgb": n_frames},
         attributes={"subject_id": code["subject"], "sensor": code["sensor"], "type": code["type"],
                     "medium": code["medium"], "session": code["session"]},
-        annotation=annotation.relative_to(root).as_posix() if annotation.is_file() else None,
+        face_source="face_file" if has_boxes else "detector",
+        annotation=annotation.relative_to(root).as_posix() if has_boxes else None,
     )
 
 
@@ -105,3 +110,16 @@ def _parse_list_line(match: re.Match, tokens: list[str], source: str) -> ListEnt
     protocol = digits if len(digits) == 1 else f"{digits[0]}_{digits[1:]}"  # p21 → 2_1
     split = "dev" if match["split"] == "val" else match["split"]
     return ListEntry(protocol, split, Path(rel).name, list_label(token), source)
+
+
+def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
+    """List files ``SiW@p21_video_{train,val,test}.txt`` (paths without the video suffix)."""
+    files: dict[str, list[str]] = {}
+    for (protocol, split), rows in members.groupby(["protocol", "split"]):
+        alias = next(a for a in spec.protocols[protocol].aliases if a.startswith("p"))
+        name = f"SiW@{alias}_video_{'val' if split == 'dev' else split}.txt"
+        files[name] = [
+            f"{Path(path).with_suffix('').as_posix()} {format_list_label(bonafide)}"
+            for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
+        ]
+    return files

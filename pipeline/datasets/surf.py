@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from .probe import frame_folder_modalities, locate
 from .listfiles import binary_label, read_list_files
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
+from ..protocols import ProtocolSpec
 
 NAME = "surf"
 MODALITIES = ("rgb", "depth", "ir")
@@ -87,6 +90,7 @@ def _parse(recording_dir: Path, root: Path) -> Recording:
         source_split=SPLIT_FOLDERS[attributes["split_folder"]],
         paths=paths,
         n_frames=counts,
+        face_source="black_border",
         attributes=attributes,
     )
 
@@ -100,3 +104,13 @@ def _parse_list_line(match: re.Match, tokens: list[str], source: str) -> ListEnt
     rel, token = tokens
     parts = Path(rel).parts  # …/CLKJ_AS0005/real.rssdk/color
     return ListEntry(match["protocol"], match["split"], video_id_for(parts[-3], parts[-2]), list_label(token), source)
+
+
+def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
+    """Re-release list files ``CASIA_SURF@p1_video_{train,dev,test}.txt``."""
+    return {
+        f"CASIA_SURF@p1_video_{split}.txt": [
+            f"{path} {format_list_label(bonafide)}" for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
+        ]
+        for (protocol, split), rows in members.groupby(["protocol", "split"])
+    }
