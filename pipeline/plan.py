@@ -1,0 +1,129 @@
+"""Plan protocol-aligned shards: which windows of which recordings go into which tar.
+
+A sample's *signature* is the set of protocol splits (``4_1/train``, …) it belongs to. Samples with
+the same signature share shards and no shard mixes signatures, so every protocol split is exactly a
+union of whole shards: a loader reads the shards of its split and never filters at read time.
+
+The signature is per sample, not per recording, because a split may restrict frames: SiW Protocol 1
+trains on the first 60 frames while its dev split reads whole videos. A recording gets the windows
+each of its frame rules asks for, and each window belongs to the splits whose rule admits it.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .datasets.records import MODALITIES
+from .windows import plan_windows
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    index: int
+    frames: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RecordingTask:
+    """One recording's windows inside one shard, with the manifest fields the worker needs."""
+
+    video: dict[str, Any]
+    windows: tuple[WindowTask, ...]
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    name: str
+    signature: tuple[str, ...]
+    recordings: tuple[RecordingTask, ...]
+
+    @property
+    def n_windows(self) -> int:
+        return sum(len(r.windows) for r in self.recordings)
+
+
+@dataclass
+class Plan:
+    shards: list[ShardPlan]
+    rejects: list[dict[str, str]]
+
+
+def aligned_frame_count(video: dict[str, Any]) -> int:
+    """Frames every modality has: modalities are aligned by frame index, so the shortest bounds them."""
+    counts = [int(video[f"n_frames_{m}"]) for m in MODALITIES if pd.notna(video.get(f"n_frames_{m}"))]
+    return min(counts) if counts else 0
+
+
+def recording_windows(
+    n_frames: int, memberships: list[tuple[str, int | None]], length: int, count: int
+) -> list[tuple[WindowTask, tuple[str, ...]]]:
+    """Windows of one recording and, for each, the splits (``protocol/split``) whose frame rule admits it."""
+    limits = sorted({limit for _, limit in memberships}, key=lambda v: (v is not None, v or 0))
+    starts: dict[int, tuple[int, ...]] = {}
+    for limit in limits:
+        for window in plan_windows(n_frames, length, count, limit):
+            starts[int(window[0])] = tuple(int(i) for i in window)
+    windows = []
+    for index, start in enumerate(sorted(starts)):
+        frames = starts[start]
+        signature = tuple(sorted(split for split, limit in memberships if limit is None or frames[-1] < limit))
+        if signature:
+            windows.append((WindowTask(index, frames), signature))
+    return windows
+
+
+def shard_name(signature: tuple[str, ...], chunk: int) -> str:
+    """Stable name: a hash of the signature (unchanged when other groups come and go) and a chunk number."""
+    digest = hashlib.sha1("\n".join(signature).encode()).hexdigest()[:10]
+    return f"{digest}-{chunk:05d}"
+
+
+def plan_shards(
+    videos: pd.DataFrame, protocols: pd.DataFrame, length: int, count: int, samples_per_shard: int
+) -> Plan:
+    """Group every window by signature and cut each group into shards at recording boundaries."""
+    memberships: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
+    for row in protocols.itertuples(index=False):
+        limit = None if pd.isna(row.frame_limit) else int(row.frame_limit)
+        memberships[row.video_id].append((f"{row.protocol}/{row.split}", limit))
+    groups: dict[tuple[str, ...], dict[str, list[WindowTask]]] = defaultdict(lambda: defaultdict(list))
+    records: dict[str, dict[str, Any]] = {}
+    rejects = []
+    for video in videos.sort_values("video_id").to_dict("records"):
+        video_id = video["video_id"]
+        if video_id not in memberships:
+            rejects.append(_reject(video_id, "not_in_any_protocol", "no protocol split selects this recording"))
+            continue
+        windows = recording_windows(aligned_frame_count(video), memberships[video_id], length, count)
+        if not windows:
+            rejects.append(_reject(video_id, "too_short", f"{aligned_frame_count(video)} aligned frames < window {length}"))
+            continue
+        records[video_id] = video
+        for window, signature in windows:
+            groups[signature][video_id].append(window)
+    shards = []
+    for signature in sorted(groups):
+        shards += _chunk(signature, groups[signature], records, samples_per_shard)
+    return Plan(shards=shards, rejects=rejects)
+
+
+def _chunk(signature, by_video: dict[str, list[WindowTask]], records, samples_per_shard: int) -> list[ShardPlan]:
+    shards, current, size = [], [], 0
+    for video_id in sorted(by_video):
+        task = RecordingTask(records[video_id], tuple(by_video[video_id]))
+        if current and size + len(task.windows) > samples_per_shard:
+            shards.append(ShardPlan(shard_name(signature, len(shards)), signature, tuple(current)))
+            current, size = [], 0
+        current.append(task)
+        size += len(task.windows)
+    if current:
+        shards.append(ShardPlan(shard_name(signature, len(shards)), signature, tuple(current)))
+    return shards
+
+
+def _reject(video_id: str, reason: str, detail: str, window: int | None = None) -> dict[str, Any]:
+    return {"video_id": video_id, "window": window, "stage": "plan", "reason": reason, "detail": detail}

@@ -1,0 +1,200 @@
+"""Turning one recording's planned windows into encoded samples (the work inside a shard task).
+
+For each window: decode only its frames, find one crop geometry, crop every modality with it,
+pool a dynamic image per modality, quantise, encode. Bad data becomes reject rows that name the
+file and the reason; the other recordings of the shard carry on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import faces
+from .datasets.records import MODALITIES
+from .detectors import make_detector
+from .dynamic import dynamic_image, quantise
+from .frames import DecodeError, open_source
+from .plan import RecordingTask, WindowTask
+
+log = logging.getLogger(__name__)
+
+IMAGE_FORMATS = ("png", "jpg")
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """Everything that changes a sample's bytes (its hash decides whether a shard must be redone)."""
+
+    crop_size: int = 128
+    padding: float = 0.1
+    detector: str = "auto"
+    use_annotations: bool = True
+    quantisation: str = "minmax"
+    fixed_scale: float = 4.0
+    image_format: str = "png"
+    png_compression: int = 3
+    jpeg_quality: int = 95
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Sample:
+    key: str
+    members: dict[str, bytes]  # extension ("rgb.png", "json", …) → bytes
+    row: dict[str, Any]
+
+
+_detectors: dict[str, Any] = {}
+
+
+def detector_for(backend: str):
+    """One detector per worker process: model weights load once, not once per window."""
+    if backend not in _detectors:
+        _detectors[backend] = make_detector(backend)
+    return _detectors[backend]
+
+
+def encode_image(image: np.ndarray, config: SampleConfig) -> bytes:
+    import cv2
+
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if config.image_format == "png":
+        ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, config.png_compression])
+    elif config.image_format == "jpg":
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
+    else:
+        raise ValueError(f"unknown image format {config.image_format!r}: expected one of {IMAGE_FORMATS}")
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {image.shape} image as {config.image_format}")
+    return data.tobytes()
+
+
+def payload_digest(members: dict[str, bytes]) -> str:
+    """sha256 over the sample's members in name order: what verify recomputes from the tar."""
+    digest = hashlib.sha256()
+    for name in sorted(members):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(members[name]).digest())
+    return digest.hexdigest()
+
+
+def sample_key(video_id: str, window: int) -> str:
+    return f"{video_id}_w{window:03d}"
+
+
+def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> tuple[list[Sample], list[dict]]:
+    """Samples of one recording's windows, and reject rows for what could not be made."""
+    video = task.video
+    modalities = [m for m in MODALITIES if isinstance(video.get(f"path_{m}"), str)]
+    needed = sorted({i for window in task.windows for i in window.frames})
+    try:
+        decoded = {m: _read(root / video[f"path_{m}"], m, needed) for m in modalities}
+    except DecodeError as error:
+        return [], [_reject(video["video_id"], None, "decode", "decode_error", str(error))]
+    counts = {m: int(video[f"n_frames_{m}"]) for m in modalities}
+    geometry_source = WindowGeometry(video, root, config)
+    samples, rejects = [], []
+    for window in task.windows:
+        clips = {m: np.stack([decoded[m][i] for i in window.frames]) for m in modalities}
+        geometry = geometry_source.for_window(window, clips["rgb"] if "rgb" in clips else clips[modalities[0]])
+        if geometry is None:
+            rejects.append(_reject(video["video_id"], window.index, "faces", "no_face", geometry_source.last_failure))
+            continue
+        samples.append(_make_sample(video, window, clips, geometry, counts, config))
+    return samples, rejects
+
+
+def _read(path: Path, modality: str, indices: list[int]) -> dict[int, np.ndarray]:
+    source = open_source(path, grey=modality != "rgb")
+    return dict(zip(indices, source.read(indices)))
+
+
+def _make_sample(video, window: WindowTask, clips, geometry: faces.CropGeometry, counts, config) -> Sample:
+    key = sample_key(video["video_id"], window.index)
+    members: dict[str, bytes] = {}
+    for modality, clip in clips.items():
+        crops = faces.crop(clip, geometry)
+        members[f"{modality}.{config.image_format}"] = encode_image(crops[len(crops) // 2], config)
+        pooled = quantise(dynamic_image(crops), config.quantisation, config.fixed_scale)
+        members[f"{modality}_di.{config.image_format}"] = encode_image(pooled, config)
+    metadata = {
+        "video_id": video["video_id"],
+        "subject": video["subject"],
+        "is_bonafide": bool(video["is_bonafide"]),
+        "attack_type": video["attack_type"],
+        "window": window.index,
+        "frames": list(window.frames),
+        "modalities": sorted(clips),
+        "frame_counts": counts,
+        "crop": {"method": geometry.method, "box": [round(float(v), 2) for v in geometry.box], "size": geometry.size},
+        "quantisation": {"mode": config.quantisation, "scale": config.fixed_scale},
+    }
+    members["json"] = json.dumps(metadata, sort_keys=True).encode()
+    row = {
+        "key": key,
+        "video_id": video["video_id"],
+        "window": window.index,
+        "frames": list(window.frames),
+        "crop_method": geometry.method,
+        "frame_count_mismatch": len(set(counts.values())) > 1,
+        "sha256": payload_digest(members),
+    }
+    return Sample(key, members, row)
+
+
+class WindowGeometry:
+    """The crop geometry of each window of one recording, from its annotations or a detector."""
+
+    def __init__(self, video: dict[str, Any], root: Path, config: SampleConfig):
+        self.video, self.config = video, config
+        self.source = video["face_source"] if config.use_annotations else "detector"
+        self.last_failure = ""
+        self._eyes: dict[int, np.ndarray] | None = None
+        self._boxes: np.ndarray | None = None
+        try:
+            if self.source == "eyes":
+                self._eyes = faces.read_eye_file(root / video["annotation_path"])
+            elif self.source == "face_file":
+                self._boxes = faces.fill_gaps(faces.read_face_file(root / video["annotation_path"]))
+        except (OSError, faces.AnnotationError) as error:
+            log.warning("%s: annotation unusable, falling back to the detector: %s", video["video_id"], error)
+            self.source = "detector"
+
+    def for_window(self, window: WindowTask, rgb_clip: np.ndarray) -> faces.CropGeometry | None:
+        size, padding = self.config.crop_size, self.config.padding
+        if self.source == "black_border":
+            box = faces.black_border_box(rgb_clip)
+            self.last_failure = "no pixel brighter than the black background"
+            return None if box is None else faces.box_geometry(box, size, padding, "black_border")
+        if self.source == "eyes":
+            rows = [self._eyes[i] for i in window.frames if i in self._eyes]
+            if rows:
+                return faces.eye_geometry(np.stack(rows), size)
+        if self.source == "face_file":
+            within = self._boxes[[i for i in window.frames if i < len(self._boxes)]]
+            box = faces.window_box(within)
+            if box is not None:
+                return faces.box_geometry(box, size, padding, "face_file")
+        return self._detect(window, rgb_clip)
+
+    def _detect(self, window: WindowTask, rgb_clip: np.ndarray) -> faces.CropGeometry | None:
+        detector = detector_for(self.config.detector)
+        centre = rgb_clip[len(rgb_clip) // 2]
+        frame = centre if centre.ndim == 3 else np.repeat(centre[..., None], 3, axis=2)
+        box = detector.detect(frame)
+        if box is None:
+            self.last_failure = f"{detector.name} found no face in frame {window.frames[len(window.frames) // 2]}"
+            return None
+        return faces.box_geometry(box, self.config.crop_size, self.config.padding, detector.name)
+
+
+def _reject(video_id: str, window: int | None, stage: str, reason: str, detail: str) -> dict[str, Any]:
+    return {"video_id": video_id, "window": window, "stage": stage, "reason": reason, "detail": detail}

@@ -1,0 +1,242 @@
+"""Stage ``shard``: raw recordings → protocol-aligned WebDataset shards, one Dask task per shard.
+
+    python -m pipeline.shard --dataset cefa [--root DIR] [--manifests DIR] [--out DIR]
+                             [--workers N | --scheduler ADDRESS]
+
+Every option defaults to ``params.yaml`` (section ``shard``). Writes ``<out>/*.tar`` and, in the
+manifest folder, ``samples.parquet``, ``rejects.parquet``, ``shards.parquet`` and ``splits.json`` (for
+every protocol split: its shard files and sample count). A rerun redoes only unfinished shards.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .io import write_json_atomic, write_parquet_atomic
+from .params import dataset_path, load_section
+from .plan import ShardPlan, plan_shards
+from .samples import SampleConfig
+from .shard_task import PARTS, finished_part, write_shard
+
+log = logging.getLogger(__name__)
+
+REJECT_COLUMNS = ["video_id", "window", "stage", "reason", "detail"]
+SAMPLE_COLUMNS = ["key", "video_id", "window", "frames", "shard", "crop_method", "frame_count_mismatch", "sha256"]
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    root: Path
+    manifests: Path
+    out: Path
+    window_length: int = 7
+    windows_per_recording: int = 4
+    samples_per_shard: int = 256
+    workers: int = 2
+    scheduler: str | None = None
+    retries: int = 2
+    sample: SampleConfig = SampleConfig()
+
+
+@dataclass
+class StageSummary:
+    shards: int
+    reused: int
+    samples: int
+    recordings: int
+    rejected_recordings: int
+    rejects_by_reason: dict[str, int]
+    failed_shards: list[str]
+    seconds: float
+
+
+def run(config: StageConfig) -> StageSummary:
+    """Plan, write the missing shards, and write the manifests. Tests call this directly."""
+    started = time.perf_counter()
+    videos = pd.read_parquet(config.manifests / "videos.parquet")
+    protocols = pd.read_parquet(config.manifests / "protocols.parquet")
+    plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
+    (config.out / PARTS).mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(config.out, {s.name for s in plan.shards})
+    results = {}
+    todo = []
+    for shard in plan.shards:
+        done = finished_part(config.out, shard, config.sample)
+        if done is None:
+            todo.append(shard)
+        else:
+            results[shard.name] = done
+    log.info("%d shards planned, %d already complete, %d to write → %s", len(plan.shards), len(results), len(todo), config.out)
+    failed = []
+    for name, result in _execute(todo, config):
+        if isinstance(result, BaseException):
+            log.error("shard %s failed: %s: %s", name, type(result).__name__, result)
+            failed.append(name)
+        else:
+            results[name] = result
+    ordered = [results[s.name] for s in plan.shards if s.name in results]
+    summary = _write_manifests(config, videos, ordered, plan.rejects, failed)
+    summary.reused = len(plan.shards) - len(todo)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _remove_leftovers(out: Path, planned: set[str]) -> None:
+    """Temporary files of interrupted attempts, and shards of an older plan, are not outputs."""
+    for tmp in out.glob(".*.tmp-*"):
+        tmp.unlink()
+    for tar in out.glob("*.tar"):
+        if tar.stem not in planned:
+            log.info("removing %s: not part of the current plan", tar.name)
+            tar.unlink()
+            (out / PARTS / f"{tar.stem}.json").unlink(missing_ok=True)
+
+
+def _execute(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, Any]]:
+    """Yield (shard, result or exception) as shards finish, with a progress bar."""
+    from tqdm import tqdm
+
+    recordings = sum(len(s.recordings) for s in todo)
+    bar = tqdm(total=recordings, unit="rec", desc="shard", disable=not todo, file=sys.stderr)
+    written = 0
+    for name, result in _results(todo, config):
+        shard = next(s for s in todo if s.name == name)
+        written += 0 if isinstance(result, BaseException) else result["n_samples"]
+        bar.update(len(shard.recordings))
+        bar.set_postfix(samples=written, refresh=False)
+        yield name, result
+    bar.close()
+
+
+def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, Any]]:
+    args = (str(config.root.resolve()), str(config.out.resolve()), config.sample)
+    if not todo:
+        return
+    if config.workers == 0 and config.scheduler is None:
+        for shard in todo:  # in-process: for debugging and profiling
+            yield shard.name, write_shard(shard, *args)
+        return
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if config.scheduler:
+        client = Client(config.scheduler)
+    else:
+        cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True, dashboard_address=_dashboard())
+        client = Client(cluster)
+    try:
+        if client.dashboard_link and _dashboard():
+            log.info("Dask dashboard: %s", client.dashboard_link)
+        futures = {
+            client.submit(write_shard, shard, *args, key=f"shard-{shard.name}", retries=config.retries, pure=False): shard.name
+            for shard in todo
+        }
+        for future in as_completed(futures):
+            error = future.exception() if future.status == "error" else None
+            yield futures[future], error if error is not None else future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _dashboard() -> str | None:
+    """Serve the dashboard only when bokeh is installed (distributed needs it for that)."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return None
+    return ":0"
+
+
+def _write_manifests(config, videos, results, plan_rejects, failed) -> StageSummary:
+    samples = pd.DataFrame([row for r in results for row in r["samples"]], columns=SAMPLE_COLUMNS)
+    rejects = pd.DataFrame(plan_rejects + [row for r in results for row in r["rejects"]], columns=REJECT_COLUMNS)
+    rejects["window"] = rejects["window"].astype("Int64")
+    missing = set(videos["video_id"]) - set(samples["video_id"]) - set(rejects["video_id"])
+    if failed:  # recordings of failed shards are accounted for, never lost silently
+        detail = f"the shard task failed; see the log and rerun (shards {sorted(failed)[:3]}…)"
+        extra = [{"video_id": v, "window": None, "stage": "shard", "reason": "task_failed", "detail": detail} for v in sorted(missing)]
+        rejects = pd.concat([rejects, pd.DataFrame(extra, columns=REJECT_COLUMNS)], ignore_index=True)
+        missing = set()
+    if missing:
+        raise RuntimeError(f"recordings neither sharded nor rejected: {sorted(missing)[:5]}")
+    shards = pd.DataFrame(
+        [{k: r[k] for k in ("shard", "signature", "n_samples", "n_bytes")} for r in results],
+        columns=["shard", "signature", "n_samples", "n_bytes"],
+    )
+    write_parquet_atomic(samples.sort_values("key", ignore_index=True), config.manifests / "samples.parquet")
+    write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True), config.manifests / "rejects.parquet")
+    write_parquet_atomic(shards, config.manifests / "shards.parquet")
+    write_json_atomic(split_index(shards, config.out), config.manifests / "splits.json")
+    rejected = set(rejects["video_id"]) - set(samples["video_id"])
+    return StageSummary(
+        shards=len(shards), reused=0, samples=len(samples), recordings=len(videos),
+        rejected_recordings=len(rejected), rejects_by_reason=rejects["reason"].value_counts().to_dict(),
+        failed_shards=sorted(failed), seconds=0.0,
+    )
+
+
+def split_index(shards: pd.DataFrame, shard_dir: Path) -> dict[str, Any]:
+    """For every protocol split: its shard files (relative to ``shard_dir``) and sample counts."""
+    index: dict[str, Any] = {"shard_dir": str(shard_dir), "splits": {}}
+    for row in shards.itertuples(index=False):
+        for split in row.signature:
+            entry = index["splits"].setdefault(split, {"shards": [], "shard_samples": [], "n_samples": 0})
+            entry["shards"].append(f"{row.shard}.tar")
+            entry["shard_samples"].append(int(row.n_samples))
+            entry["n_samples"] += int(row.n_samples)
+    index["splits"] = dict(sorted(index["splits"].items()))
+    return index
+
+
+def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> StageConfig:
+    values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
+    sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
+    return StageConfig(
+        root=dataset_path(str(values["root"]), args.dataset),
+        manifests=dataset_path(str(values["manifests"]), args.dataset),
+        out=dataset_path(str(values["out"]), args.dataset),
+        window_length=int(values["window_length"]),
+        windows_per_recording=int(values["windows_per_recording"]),
+        samples_per_shard=int(values["samples_per_shard"]),
+        workers=int(values["workers"]),
+        scheduler=values.get("scheduler"),
+        sample=sample,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.shard", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
+    parser.add_argument("--root", help="raw dataset root (default: params.yaml shard.root)")
+    parser.add_argument("--manifests", help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
+    parser.add_argument("--out", help="folder for the .tar shards (default: shard.out)")
+    parser.add_argument("--workers", type=int, help="local Dask worker processes; 0 runs in this process")
+    parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    params = load_section("shard", args.params)
+    del args.params
+    summary = run(config_from_args(args, params))
+    log.info(
+        "%d recordings → %d samples in %d shards (%d reused); %d recordings rejected %s; %.1f s",
+        summary.recordings, summary.samples, summary.shards, summary.reused,
+        summary.rejected_recordings, summary.rejects_by_reason, summary.seconds,
+    )
+    if summary.failed_shards:
+        log.error("%d shards failed: %s — rerun to retry them", len(summary.failed_shards), summary.failed_shards)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""One Dask task: write one shard (a WebDataset tar) atomically and deterministically.
+
+The tar is written under a temporary name unique to the attempt, its manifest rows are saved beside
+it (``_parts/<shard>.json``), and only then is it renamed to its final name: a tar under its final
+name is always complete, and a rerun finds finished shards by name and digests. Members carry fixed
+metadata (mtime 0, uid/gid 0, mode 0644), so the same inputs give byte-identical tars.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .faces import AnnotationError
+from .frames import DecodeError
+from .io import write_json_atomic
+from .plan import ShardPlan
+from .samples import SampleConfig, recording_samples
+
+PARTS = "_parts"
+#: Errors that mean "this recording's data is bad": they become rejects. Anything else is a bug
+#: (or the machine: a full disk) and fails the task, so it is retried or reported, never hidden.
+DATA_ERRORS = (DecodeError, AnnotationError, ValueError)
+
+
+def plan_digest(plan: ShardPlan) -> str:
+    content = [plan.signature, [(r.video["video_id"], [asdict(w) for w in r.windows]) for r in plan.recordings]]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def part_path(out_dir: Path, shard: str) -> Path:
+    return out_dir / PARTS / f"{shard}.json"
+
+
+def finished_part(out_dir: Path, plan: ShardPlan, config: SampleConfig) -> dict[str, Any] | None:
+    """The saved result of a shard that is complete for this plan and config, else None."""
+    part, tar = part_path(out_dir, plan.name), out_dir / f"{plan.name}.tar"
+    if not (part.is_file() and tar.is_file()):
+        return None
+    result = json.loads(part.read_text())
+    if result.get("plan_digest") != plan_digest(plan) or result.get("config_digest") != config.digest():
+        return None
+    return result
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) -> dict[str, Any]:
+    """Write ``<out_dir>/<plan.name>.tar``; return its manifest rows (never pixels)."""
+    import cv2
+
+    cv2.setNumThreads(1)  # parallelism comes from Dask workers, one thread each
+    out = Path(out_dir)
+    final = out / f"{plan.name}.tar"
+    tmp = out / f".{plan.name}.tar.tmp-{os.getpid()}"
+    samples, rejects = [], []
+    try:
+        with open(tmp, "wb") as handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for task in plan.recordings:
+                try:
+                    made, dropped = recording_samples(task, Path(root), config)
+                except DATA_ERRORS as error:
+                    made, dropped = [], [_failed(task.video["video_id"], error)]
+                for sample in made:
+                    for extension, data in sorted(sample.members.items()):
+                        _add_member(tar, f"{sample.key}.{extension}", data)
+                    samples.append(sample.row | {"shard": plan.name})
+                rejects += dropped
+        result = {
+            "shard": plan.name,
+            "signature": list(plan.signature),
+            "n_samples": len(samples),
+            "n_bytes": tmp.stat().st_size,
+            "samples": samples,
+            "rejects": rejects,
+            "plan_digest": plan_digest(plan),
+            "config_digest": config.digest(),
+        }
+        write_json_atomic(result, part_path(out, plan.name))
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)  # an interrupted or failed attempt leaves nothing behind
+    return result
+
+
+def _failed(video_id: str, error: Exception) -> dict[str, Any]:
+    reason = {DecodeError: "decode_error", AnnotationError: "bad_annotation"}.get(type(error), "bad_data")
+    return {"video_id": video_id, "window": None, "stage": "shard", "reason": reason, "detail": str(error)}

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny demo trees and their manifests, built once per test session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.index import build_index, write_index
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory):
+    """``demo_root(dataset)`` → (raw root, generated recordings) of a tiny demo tree (cached)."""
+    from pipeline.demo import generate
+
+    made: dict[str, tuple[Path, list]] = {}
+
+    def build(dataset: str) -> tuple[Path, list]:
+        if dataset not in made:
+            root = tmp_path_factory.mktemp(f"demo_{dataset}")
+            made[dataset] = (root, generate(dataset, root, seed=0, size="tiny"))
+        return made[dataset]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def demo_manifests(demo_root, tmp_path_factory):
+    """``demo_manifests(dataset)`` → (raw root, manifest folder) with videos and protocols written."""
+    made: dict[str, tuple[Path, Path]] = {}
+
+    def build(dataset: str) -> tuple[Path, Path]:
+        if dataset not in made:
+            root, _ = demo_root(dataset)
+            out = tmp_path_factory.mktemp(f"manifests_{dataset}")
+            result = build_index(dataset, root)
+            assert result.violations == [], result.violations
+            write_index(result, out, dataset, ["test"])
+            made[dataset] = (root, out)
+        return made[dataset]
+
+    return build

@@ -1,0 +1,224 @@
+"""The shard stage end to end on tiny demo data: nothing lost, protocol-aligned, deterministic, restartable."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import faces
+from pipeline.frames import open_source
+from pipeline.samples import SampleConfig
+from pipeline.shard import StageConfig, run
+from pipeline.verify import read_tar_samples, verify
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def stage_config(root: Path, manifests: Path, out: Path, **overrides) -> StageConfig:
+    values = dict(root=root, manifests=manifests, out=out, samples_per_shard=8, workers=0,
+                  sample=SampleConfig(detector="opencv"))
+    return StageConfig(**(values | overrides))
+
+
+def fresh_manifests(source: Path, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("videos.parquet", "protocols.parquet"):
+        shutil.copy(source / name, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def sharded(demo_manifests, tmp_path_factory):
+    """``sharded(dataset)`` → (config, summary) of one in-process run per dataset."""
+    made = {}
+
+    def build(dataset: str):
+        if dataset not in made:
+            root, manifests = demo_manifests(dataset)
+            work = tmp_path_factory.mktemp(f"shard_{dataset}")
+            config = stage_config(root, fresh_manifests(manifests, work / "manifests"), work / "shards")
+            made[dataset] = (config, run(config))
+        return made[dataset]
+
+    return build
+
+
+def tar_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.tar"))}
+
+
+@pytest.mark.parametrize("dataset", ["cefa", "surf", "oulu", "siw"])
+def test_every_recording_is_sharded_or_rejected_and_verify_passes(sharded, dataset):
+    config, summary = sharded(dataset)
+    videos = pd.read_parquet(config.manifests / "videos.parquet")
+    samples = pd.read_parquet(config.manifests / "samples.parquet")
+    rejects = pd.read_parquet(config.manifests / "rejects.parquet")
+    assert set(videos["video_id"]) == set(samples["video_id"]) | set(rejects["video_id"])
+    assert summary.samples == len(samples) > 0 and summary.failed_shards == []
+    assert verify(config.out, config.manifests) == []
+
+
+@pytest.mark.parametrize("dataset", ["cefa", "siw"])
+def test_each_protocol_split_is_exactly_a_union_of_whole_shards(sharded, dataset):
+    config, _ = sharded(dataset)
+    protocols = pd.read_parquet(config.manifests / "protocols.parquet")
+    samples = pd.read_parquet(config.manifests / "samples.parquet")
+    index = json.loads((config.manifests / "splits.json").read_text())["splits"]
+    shard_videos = samples.groupby("shard")["video_id"].apply(set).to_dict()
+    sharded_videos = set(samples["video_id"])
+    for (protocol, split), rows in protocols.groupby(["protocol", "split"]):
+        entry = index[f"{protocol}/{split}"]
+        members = set(rows["video_id"]) & sharded_videos
+        in_shards = set().union(*(shard_videos[name.removesuffix(".tar")] for name in entry["shards"]))
+        assert in_shards == members, f"{protocol}/{split}"
+        assert entry["n_samples"] == samples["shard"].isin([n.removesuffix(".tar") for n in entry["shards"]]).sum()
+        limit = rows["frame_limit"].dropna().unique()
+        if len(limit):  # SiW P1 train: every window it reads lies in the first 60 frames
+            keys = samples[samples["shard"].isin([n.removesuffix(".tar") for n in entry["shards"]])]
+            assert max(max(frames) for frames in keys["frames"]) < int(limit[0])
+
+
+def test_crops_have_the_configured_size_with_the_face_inside(sharded, demo_root):
+    config, _ = sharded("cefa")
+    _, recordings = demo_root("cefa")
+    truth = {r.video_id: r for r in recordings}
+    detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    checked = 0
+    for tar in sorted(config.out.glob("*.tar")):
+        for key, members in read_tar_samples(tar).items():
+            meta = json.loads(members["json"])
+            images = {ext: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) for ext, data in members.items() if ext != "json"}
+            assert set(images) == {f"{m}{s}.png" for m in ("rgb", "depth", "ir") for s in ("", "_di")}
+            assert all(image.shape[:2] == (128, 128) for image in images.values())
+            assert images["rgb.png"].shape == (128, 128, 3) and images["depth.png"].ndim == 2
+            # the true face box of the centre frame, mapped into the crop, lies inside it
+            x1, y1, x2, y2 = truth[meta["video_id"]].face_boxes[meta["frames"][len(meta["frames"]) // 2]]
+            bx1, by1, bx2, by2 = meta["crop"]["box"]
+            assert bx1 - 1 <= x1 and by1 - 1 <= y1 and x2 <= bx2 + 1 and y2 <= by2 + 1, key
+            if truth[meta["video_id"]].attack_type in ("bonafide", "print"):
+                assert len(detector.detectMultiScale(cv2.cvtColor(images["rgb.png"], cv2.COLOR_BGR2GRAY), 1.1, 3)) >= 1, key
+            checked += 1
+    assert checked > 10
+
+
+def test_depth_and_ir_are_cropped_with_the_rgb_box(sharded):
+    config, _ = sharded("cefa")
+    videos = pd.read_parquet(config.manifests / "videos.parquet").set_index("video_id")
+    tar = sorted(config.out.glob("*.tar"))[0]
+    key, members = sorted(read_tar_samples(tar).items())[0]
+    meta = json.loads(members["json"])
+    geometry = faces.box_geometry(tuple(meta["crop"]["box"]), 128, 0.0, "black_border")
+    centre = meta["frames"][len(meta["frames"]) // 2]
+    for modality in ("rgb", "depth", "ir"):
+        raw = open_source(config.root / videos.loc[meta["video_id"], f"path_{modality}"], grey=modality != "rgb").read([centre])
+        expected = faces.crop(raw, geometry)[0]
+        stored = cv2.imdecode(np.frombuffer(members[f"{modality}.png"], np.uint8), cv2.IMREAD_UNCHANGED)
+        if stored.ndim == 3:
+            stored = cv2.cvtColor(stored, cv2.COLOR_BGR2RGB)
+        assert np.abs(stored.astype(int) - expected.astype(int)).max() <= 1, modality
+
+
+def test_two_runs_give_byte_identical_shards(sharded, demo_manifests, tmp_path):
+    config, _ = sharded("oulu")
+    root, manifests = demo_manifests("oulu")
+    again = stage_config(root, fresh_manifests(manifests, tmp_path / "m"), tmp_path / "s")
+    run(again)
+    assert tar_bytes(again.out) == tar_bytes(config.out)
+    for name in ("samples.parquet", "shards.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(again.manifests / name), pd.read_parquet(config.manifests / name))
+
+
+def test_rerun_reuses_finished_shards(sharded):
+    config, first = sharded("surf")
+    before = {p.name: p.stat().st_mtime_ns for p in config.out.glob("*.tar")}
+    summary = run(config)
+    assert summary.reused == first.shards and summary.samples == first.samples
+    assert {p.name: p.stat().st_mtime_ns for p in config.out.glob("*.tar")} == before
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_result(sharded, demo_manifests, tmp_path):
+    reference, _ = sharded("cefa")
+    root, manifests = demo_manifests("cefa")
+    config = stage_config(root, fresh_manifests(manifests, tmp_path / "m"), tmp_path / "s")
+    command = [sys.executable, "-m", "pipeline.shard", "--dataset", "cefa", "--root", str(root),
+               "--manifests", str(config.manifests), "--out", str(config.out), "--workers", "0",
+               "--params", str(_params(tmp_path))]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(list(config.out.glob("*.tar"))) < 2 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = len(list(config.out.glob("*.tar")))
+    assert 0 < partial < len(tar_bytes(reference.out))
+    summary = run(config)
+    assert summary.reused >= partial
+    assert tar_bytes(config.out) == tar_bytes(reference.out)
+    assert not list(config.out.glob(".*tmp*"))
+
+
+def _params(folder: Path) -> Path:
+    """params.yaml for the subprocess: the repository's, with the test's shard size and detector."""
+    import yaml
+
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document["shard"] |= {"samples_per_shard": 8, "detector": "opencv"}
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_local_cluster_and_external_scheduler_give_the_same_shards(sharded, demo_manifests, tmp_path):
+    reference, _ = sharded("surf")
+    root, manifests = demo_manifests("surf")
+    local = stage_config(root, fresh_manifests(manifests, tmp_path / "lm"), tmp_path / "ls", workers=2)
+    run(local)
+    assert tar_bytes(local.out) == tar_bytes(reference.out)
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    bin_dir = Path(sys.executable).parent
+    processes = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            processes.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
+                                               "--no-dashboard", "--host", "127.0.0.1"], env=env, stderr=subprocess.DEVNULL))
+        _wait_for_workers(address, 2)
+        remote = stage_config(root, fresh_manifests(manifests, tmp_path / "rm"), tmp_path / "rs", scheduler=address)
+        summary = run(remote)
+        assert summary.failed_shards == []
+        assert tar_bytes(remote.out) == tar_bytes(reference.out)
+    finally:
+        for process in processes[::-1]:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _wait_for_workers(address: str, count: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(count, timeout=60)
