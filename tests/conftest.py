@@ -40,3 +40,20 @@ def demo_manifests(demo_root, tmp_path_factory):
         return made[dataset]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def cefa_shards(demo_manifests, tmp_path_factory):
+    """Shards of the tiny CeFA demo (4 samples per shard, so splits span several shards)."""
+    from pipeline.samples import SampleConfig
+    from pipeline.shard import StageConfig, run
+
+    root, manifests = demo_manifests("cefa")
+    work = tmp_path_factory.mktemp("cefa_shards")
+    (work / "m").mkdir()
+    for name in ("videos.parquet", "protocols.parquet"):
+        (work / "m" / name).write_bytes((manifests / name).read_bytes())
+    config = StageConfig(root=root, manifests=work / "m", out=work / "s", samples_per_shard=4, workers=0,
+                         sample=SampleConfig(detector="opencv"))
+    run(config)
+    return config

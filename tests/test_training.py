@@ -1,0 +1,95 @@
+"""Training and evaluation commands: resumable checkpoints, torchrun, external score files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from training.evaluate import main as evaluate_main
+from training.train import TrainConfig, load_checkpoint, run
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tiny_config(cefa_shards, out: Path, **overrides) -> TrainConfig:
+    values = dict(dataset="cefa", protocol="4_1", manifests=str(cefa_shards.manifests), shards=str(cefa_shards.out),
+                  out=str(out), width=4, epochs=2, batch_size=4, epoch_samples=8, num_workers=0, input_size=64,
+                  lr_milestones=(1,))
+    return TrainConfig(**(values | overrides))
+
+
+def test_checkpoint_resumes_to_the_same_state(cefa_shards, tmp_path):
+    straight = tiny_config(cefa_shards, tmp_path / "straight")
+    run(straight)
+    interrupted = tiny_config(cefa_shards, tmp_path / "resumed", epochs=1)
+    run(interrupted)
+    run(replace(interrupted, epochs=2), resume=True)
+    a, b = (load_checkpoint(Path(c.out) / "checkpoint.pt") for c in (straight, interrupted))
+    assert a["epoch"] == b["epoch"] == 1
+    assert a["scheduler"] == b["scheduler"]
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    metrics = json.loads((tmp_path / "resumed" / "dvclive" / "metrics.json").read_text())
+    assert metrics["step"] == 1 and "dev/acer" in metrics
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (Path(tmp_path / "pwned").touch, ())
+
+    torch.save({"model": Boom()}, tmp_path / "evil.pt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
+
+
+def _params(tmp_path: Path, cefa_shards) -> Path:
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document["train"] |= {"manifests": str(cefa_shards.manifests), "shards": str(cefa_shards.out),
+                          "out": str(tmp_path / "{dataset}-{protocol}"), "width": 4, "epochs": 1, "batch_size": 2,
+                          "epoch_samples": 8, "num_workers": 1, "input_size": 64}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _torchrun(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_torchrun_splits_evaluation_exactly_once_and_trains_with_ddp(cefa_shards, tmp_path):
+    result = _torchrun("tests/dist_eval_keys.py", str(cefa_shards.manifests), str(cefa_shards.out), str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    samples = pd.read_parquet(cefa_shards.manifests / "samples.parquet")
+    index = json.loads((cefa_shards.manifests / "splits.json").read_text())["splits"]["4_1/test"]
+    assert ranks[0] and ranks[1] and not set(ranks[0]) & set(ranks[1])
+    assert sorted(ranks[0] + ranks[1]) == sorted(samples[samples["shard"].isin([s[:-4] for s in index["shards"]])]["key"])
+
+    result = _torchrun("-m", "training.train", "--dataset", "cefa", "--protocol", "4@1", "--params", str(_params(tmp_path, cefa_shards)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = load_checkpoint(tmp_path / "cefa-4_1" / "checkpoint.pt")
+    assert state["epoch"] == 0 and not any(k.startswith("module.") for k in state["model"])
+
+
+def test_evaluate_any_models_score_files(tmp_path):
+    """dev: bona fide 0.9/0.8, attacks 0.3/0.85 → EER threshold 0.85; test at 0.85: BPCER 1/2, APCER 0."""
+    rows = lambda ids, scores, labels, types: pd.DataFrame(  # noqa: E731
+        {"video_id": ids, "score": scores, "is_bonafide": labels, "attack_type": types})
+    rows(["d1", "d2", "d3", "d4"], [0.9, 0.8, 0.3, 0.85], [1, 1, 0, 0], ["bonafide", "bonafide", "print", "replay"]).to_csv(tmp_path / "dev.csv", index=False)
+    rows(["t1", "t2", "t3"], [0.95, 0.5, 0.2], [1, 1, 0], ["bonafide", "bonafide", "print"]).to_csv(tmp_path / "test.csv", index=False)
+    assert evaluate_main(["--scores-dev", str(tmp_path / "dev.csv"), "--scores-test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "eval")]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["threshold"] == pytest.approx(0.85)
+    assert metrics["test"]["bpcer"] == pytest.approx(0.5) and metrics["test"]["apcer_max"] == 0.0
+    assert metrics["test"]["acer"] == pytest.approx(0.25)

@@ -1,0 +1,122 @@
+"""Evaluate on a protocol: threshold chosen on dev, applied unchanged to test.
+
+    python -m training.evaluate --dataset cefa --protocol 4_1 [--checkpoint models/cefa-4_1/checkpoint.pt]
+    python -m training.evaluate --scores-dev dev.csv --scores-test test.csv --out results/other-model
+
+With a checkpoint, every dev and test window is scored by SD-Net and video scores are the mean of
+their windows. Any other model's per-video scores can be evaluated the same way from CSV files with
+the columns ``video_id,score,is_bonafide,attack_type`` (score higher = more bona fide). Writes
+``metrics.json`` (for ``dvc metrics show``), ROC/DET data (for ``dvc plots``) and per-video scores.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.params import load_section
+
+from .data import split_shards
+from .distributed import setup, teardown
+from .metrics import evaluate_split_scores, write_report
+from .scores import read_score_csv, video_scores
+from .scoring import score_windows
+from .train import TrainConfig, build_model, load_checkpoint, split_modalities, split_protocol
+
+log = logging.getLogger(__name__)
+
+
+def score_split_videos(config: TrainConfig, checkpoint: Path, split: str, batch_size: int, num_workers: int) -> pd.DataFrame:
+    """Video scores of one split by the checkpoint's SD-Net."""
+    dist = setup()
+    state = load_checkpoint(checkpoint)
+    # the network as it was trained, read from where this evaluation points
+    trained_config = replace(TrainConfig(**state["config"]), manifests=config.manifests, shards=config.shards)
+    trained = split_modalities(trained_config, "train")
+    model = build_model(replace(trained_config, init_weights=None), trained).to(dist.device)
+    model.load_state_dict(state["model"])
+    shards = split_shards(Path(config.manifests), split_protocol(config), split, Path(config.shards))
+    wanted = split_modalities(config, split)
+    if wanted == trained:
+        windows = score_windows(model, shards, trained, batch_size, num_workers, dist.device, dist.world_size)
+    else:
+        windows = _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist)
+    return video_scores(windows)
+
+
+def _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist) -> pd.DataFrame:
+    """CeFA Protocol 3: a one-modality model sees each test modality in turn; window score = their mean."""
+    if len(trained) != 1:
+        raise ValueError(f"cross-modality evaluation needs a one-modality model, this one uses {trained}")
+    per_modality = []
+    for modality in wanted:
+        renamed = _RenamedModel(model, source=modality, target=trained[0])
+        per_modality.append(score_windows(renamed, shards, [modality], batch_size, num_workers, dist.device, dist.world_size))
+    merged = per_modality[0].copy()
+    merged["score"] = sum(frame["score"].to_numpy() for frame in per_modality) / len(per_modality)
+    return merged
+
+
+class _RenamedModel:
+    """Feeds modality ``source``'s images into the branch trained on ``target``."""
+
+    def __init__(self, model, source: str, target: str):
+        self.model, self.source, self.target, self.training = model, source, target, False
+
+    def __call__(self, inputs):
+        return self.model({k.replace(self.source, self.target, 1): v for k, v in inputs.items()})
+
+    def score(self, logits):
+        return self.model.score(logits)
+
+    def eval(self):
+        self.model.eval()
+
+    def train(self, mode: bool = True):
+        self.model.train(mode)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", help="dataset of the protocol (with --protocol)")
+    parser.add_argument("--protocol", help="protocol name or alias")
+    parser.add_argument("--checkpoint", type=Path, help="default: <train.out>/checkpoint.pt")
+    parser.add_argument("--manifests", help="manifest folder with splits.json (default: train.manifests)")
+    parser.add_argument("--shards", help="shard folder (default: train.shards)")
+    parser.add_argument("--scores-dev", type=Path, help="per-video dev scores of any model (CSV)")
+    parser.add_argument("--scores-test", type=Path, help="per-video test scores of any model (CSV)")
+    parser.add_argument("--out", type=Path, help="report folder (default: <train.out>/eval)")
+    parser.add_argument("--rule", default="eer", help="threshold rule applied on dev: eer or bpcer20")
+    parser.add_argument("--params", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.scores_dev or args.scores_test:
+        if not (args.scores_dev and args.scores_test and args.out):
+            parser.error("--scores-dev, --scores-test and --out go together")
+        dev, test = read_score_csv(args.scores_dev), read_score_csv(args.scores_test)
+        out = args.out
+    else:
+        if not (args.dataset and args.protocol):
+            parser.error("give --dataset and --protocol (or --scores-dev/--scores-test)")
+        from .train import config_from_args
+
+        train_args = argparse.Namespace(dataset=args.dataset, protocol=args.protocol, manifests=args.manifests,
+                                        shards=args.shards)
+        config = config_from_args(train_args, load_section("train", args.params))
+        checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
+        dev, test = (score_split_videos(config, checkpoint, split, config.batch_size, config.num_workers) for split in ("dev", "test"))
+        out = args.out or Path(config.out) / "eval"
+        teardown()
+    report = evaluate_split_scores(dev, test, rule=args.rule)
+    write_report(report, dev, test, out)
+    test_report = report["test"]
+    log.info("threshold %s (%s on dev) → test ACER %s, APCER max %s, BPCER %s → %s", report["threshold"], args.rule,
+             test_report["acer"], test_report["apcer_max"], test_report["bpcer"], out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

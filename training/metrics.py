@@ -1,0 +1,290 @@
+"""PAD metrics in ISO/IEC 30107-3 terms, threshold rules, and the dev → test evaluation report.
+
+Decision rule (the only place it is written): a presentation is **accepted as bona fide iff
+score >= threshold**; scores follow :mod:`training.scores` (higher = more bona fide).
+
+* APCER of an attack type: fraction of that type's presentations accepted. ``apcer_max`` is the
+  maximum over attack types (ISO's worst case), ``apcer_pooled`` the fraction of all attacks accepted.
+* BPCER: fraction of bona fide presentations rejected.
+* ACER = (APCER_max + BPCER) / 2 (ISO worst case); ACER_pooled = (APCER_pooled + BPCER) / 2 (what
+  many papers and the CeFA challenge report). ROC terms: FPR = APCER_pooled, TPR = 1 - BPCER.
+* Candidate thresholds are the unique scores plus +inf (reject everything): between two adjacent
+  unique scores nothing changes, so tied scores always move together as one step.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.io import write_json_atomic
+
+from .scores import validate_scores, write_score_csv
+
+log = logging.getLogger(__name__)
+
+ArrayLike = Any
+DECISION = "accepted as bona fide iff score >= threshold"
+DEFAULT_FPR_TARGETS = (1e-2, 1e-3, 1e-4)
+
+
+def _arrays(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    b = np.asarray(is_bonafide, dtype=bool).ravel()
+    if s.shape != b.shape:
+        raise ValueError(f"scores ({s.size}) and is_bonafide ({b.size}) differ in length")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    return s, b
+
+
+def _accepted_count(sorted_scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """How many of ``sorted_scores`` are >= each threshold."""
+    return sorted_scores.size - np.searchsorted(sorted_scores, thresholds, side="left")
+
+
+def _candidates(s: np.ndarray) -> np.ndarray:
+    return np.append(np.unique(s), np.inf)
+
+
+def _rates(s: np.ndarray, b: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pooled APCER, BPCER) at each threshold; both classes must be present."""
+    att, bf = np.sort(s[~b]), np.sort(s[b])
+    if att.size == 0 or bf.size == 0:
+        raise ValueError(f"need both classes, got {bf.size} bona fide and {att.size} attack presentations")
+    apcer = _accepted_count(att, thresholds) / att.size
+    bpcer = 1.0 - _accepted_count(bf, thresholds) / bf.size
+    return apcer, bpcer
+
+
+def apcer_per_attack(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLike,
+                     threshold: float) -> dict[str, float]:
+    """APCER of each attack type present (sorted by name): fraction of its presentations accepted."""
+    s, b = _arrays(scores, is_bonafide)
+    types = np.asarray(attack_type, dtype=object).ravel()
+    return {str(t): float(np.mean(s[~b & (types == t)] >= threshold)) for t in sorted(set(types[~b]))}
+
+
+def bpcer(scores: ArrayLike, is_bonafide: ArrayLike, threshold: float) -> float:
+    """Fraction of bona fide presentations rejected (score < threshold)."""
+    s, b = _arrays(scores, is_bonafide)
+    if not b.any():
+        raise ValueError("BPCER needs at least one bona fide presentation")
+    return float(np.mean(s[b] < threshold))
+
+
+def pad_metrics(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLike,
+                threshold: float) -> dict[str, Any]:
+    """APCER per type / max / pooled, BPCER, ACER (uses APCER_max), ACER_pooled and class counts.
+
+    A rate whose class is absent is None (and so is every ACER that needs it).
+    """
+    s, b = _arrays(scores, is_bonafide)
+    types = np.asarray(attack_type, dtype=object).ravel()
+    per = apcer_per_attack(s, b, types, threshold)
+    worst = max(sorted(per), key=per.__getitem__) if per else None  # ties: first by name
+    apcer_max = per[worst] if per else None
+    apcer_pooled = float(np.mean(s[~b] >= threshold)) if (~b).any() else None
+    bp = bpcer(s, b, threshold) if b.any() else None
+    both = bp is not None and apcer_max is not None
+    return {
+        "apcer_per_attack": per, "apcer_max": apcer_max, "apcer_max_attack": worst,
+        "apcer_pooled": apcer_pooled, "bpcer": bp,
+        "acer": (apcer_max + bp) / 2 if both else None,
+        "acer_pooled": (apcer_pooled + bp) / 2 if both else None,
+        "n_bonafide": int(b.sum()), "n_attack": int((~b).sum()),
+        "n_attack_per_type": {str(t): int(np.sum(~b & (types == t))) for t in per},
+    }
+
+
+def threshold_at_eer(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[float, float]:
+    """(threshold, EER): the candidate minimising |APCER_pooled - BPCER|, EER = their mean there.
+
+    Ties are broken towards the lowest such threshold.
+    """
+    s, b = _arrays(scores, is_bonafide)
+    cand = _candidates(s)
+    apcer, bp = _rates(s, b, cand)
+    i = int(np.argmin(np.abs(apcer - bp)))  # argmin returns the first, i.e. the lowest threshold
+    return float(cand[i]), float((apcer[i] + bp[i]) / 2)
+
+
+def _threshold_at_apcer(s: np.ndarray, b: np.ndarray, types: np.ndarray | None, n: int) -> float:
+    """Lowest candidate whose APCER (max over types, or pooled without types) is <= 1/n."""
+    cand = _candidates(s)
+    groups = [s[~b]] if types is None else [s[~b & (types == t)] for t in sorted(set(types[~b]))]
+    if not groups or groups[0].size == 0:
+        raise ValueError("an APCER-based threshold needs at least one attack presentation")
+    ok = np.ones(cand.size, dtype=bool)
+    for g in groups:  # exact integer test: accepted / size <= 1 / n
+        ok &= _accepted_count(np.sort(g), cand) * n <= g.size
+    return float(cand[np.argmax(ok)])  # ok is monotone and true at +inf
+
+
+def choose_threshold(rule: str, scores: ArrayLike, is_bonafide: ArrayLike,
+                     attack_type: ArrayLike | None = None) -> float:
+    """Threshold by a named rule (bob.pad's names).
+
+    * ``eer``: :func:`threshold_at_eer` (pooled APCER; ``attack_type`` unused).
+    * ``bpcerN`` (``bpcer20``, ``bpcer100``, ...): the ISO operating point at which BPCER_N is read,
+      APCER <= 1/N: the lowest candidate threshold whose APCER is <= 1/N (lowest = fewest bona fide
+      rejected). APCER is the maximum over attack types when ``attack_type`` is given (ISO worst
+      case, like bob), otherwise pooled. The BPCER at this threshold is BPCER_N.
+    """
+    s, b = _arrays(scores, is_bonafide)
+    name = rule.strip().lower()
+    if name == "eer":
+        return threshold_at_eer(s, b)[0]
+    match = re.fullmatch(r"bpcer(\d+)", name)
+    if match and int(match.group(1)) > 0:
+        types = None if attack_type is None else np.asarray(attack_type, dtype=object).ravel()
+        return _threshold_at_apcer(s, b, types, int(match.group(1)))
+    raise ValueError(f"unknown threshold rule {rule!r}: expected 'eer' or 'bpcerN' (e.g. 'bpcer20')")
+
+
+def fpr_key(target: float) -> str:
+    """``1e-2`` style key of an FPR target (``0.01`` -> ``"1e-2"``, ``0.005`` -> ``"5e-3"``)."""
+    mantissa, exponent = f"{target:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def tpr_at_fpr(scores: ArrayLike, is_bonafide: ArrayLike,
+               fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS) -> dict[str, dict[str, Any]]:
+    """TPR (bona fide accepted) at FPR (pooled APCER) <= target, keyed by :func:`fpr_key`.
+
+    The operating point is the lowest candidate threshold with FPR <= target, which gives the largest
+    TPR that satisfies it. With fewer than ceil(1/target) attacks a single accepted attack already
+    exceeds the target, so the target cannot be measured: ``tpr``, ``fpr`` and ``threshold`` are then
+    None and ``note`` says why (the value is never reported as if it were measured).
+    """
+    s, b = _arrays(scores, is_bonafide)
+    cand = _candidates(s)
+    fpr, bp = _rates(s, b, cand)
+    n_att = int((~b).sum())
+    out: dict[str, dict[str, Any]] = {}
+    for target in fpr_targets:
+        needed = math.ceil(1.0 / target - 1e-9)
+        entry: dict[str, Any] = {"target": float(target), "n_attack": n_att, "min_attacks": needed,
+                                 "tpr": None, "fpr": None, "threshold": None, "note": None}
+        if n_att < needed:
+            entry["note"] = (f"not measurable: {n_att} attack presentations, FPR {target:g} needs at least "
+                             f"{needed} (one accepted attack gives FPR {1 / n_att:.3g})")
+        else:
+            i = int(np.argmax(fpr <= target + 1e-12))
+            entry.update(tpr=float(1.0 - bp[i]), fpr=float(fpr[i]), threshold=float(cand[i]))
+        out[fpr_key(target)] = entry
+    return out
+
+
+def _curve(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    thresholds = _candidates(_arrays(scores, is_bonafide)[0])[::-1]  # +inf, then scores descending
+    return (thresholds, *_rates(*_arrays(scores, is_bonafide), thresholds))
+
+
+def roc_points(scores: ArrayLike, is_bonafide: ArrayLike) -> dict[str, np.ndarray]:
+    """ROC (threshold, fpr, tpr), one point per candidate threshold from +inf (0, 0) down to the
+    lowest score (1, 1); equal scores form a single step."""
+    thresholds, apcer, bp = _curve(scores, is_bonafide)
+    return {"threshold": thresholds, "fpr": apcer, "tpr": 1.0 - bp}
+
+
+def det_points(scores: ArrayLike, is_bonafide: ArrayLike) -> dict[str, np.ndarray]:
+    """DET (threshold, apcer, bpcer) with pooled APCER, same points and order as :func:`roc_points`."""
+    thresholds, apcer, bp = _curve(scores, is_bonafide)
+    return {"threshold": thresholds, "apcer": apcer, "bpcer": bp}
+
+
+def _json_threshold(t: float | None) -> float | str | None:
+    """Thresholds may be +inf (reject all), which strict JSON cannot hold: written as ``"inf"``."""
+    return None if t is None else (float(t) if math.isfinite(t) else ("inf" if t > 0 else "-inf"))
+
+
+def _split_report(df: pd.DataFrame, threshold: float, fpr_targets: tuple[float, ...]) -> dict[str, Any]:
+    s, b, types = df["score"].to_numpy(), df["is_bonafide"].to_numpy(), df["attack_type"].to_numpy()
+    report = pad_metrics(s, b, types, threshold)
+    if b.any() and (~b).any():
+        own_t, own_eer = threshold_at_eer(s, b)
+        tpr = tpr_at_fpr(s, b, fpr_targets)
+        for entry in tpr.values():
+            entry["threshold"] = _json_threshold(entry["threshold"])
+    else:
+        log.warning("split has %d bona fide and %d attack videos: EER and TPR@FPR undefined",
+                    int(b.sum()), int((~b).sum()))
+        own_t, own_eer, tpr = None, None, {}
+    report.update(own_eer=own_eer, own_eer_threshold=_json_threshold(own_t), tpr_at_fpr=tpr)
+    return report
+
+
+def evaluate_split_scores(dev: pd.DataFrame, test: pd.DataFrame, rule: str = "eer",
+                          fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS) -> dict[str, Any]:
+    """Choose the threshold on ``dev`` by ``rule`` and apply it unchanged to ``test``.
+
+    ``dev`` and ``test`` are video-level score tables (:func:`training.scores.video_scores`);
+    they must not share a video_id. Returns a JSON-serialisable report (see module docs of
+    :func:`write_report` for the files); ``own_eer`` of each split uses that split's own threshold
+    (``own_eer_threshold``) and is not the error at the dev threshold.
+    """
+    dev = validate_scores(dev, "dev")
+    test = validate_scores(test, "test")
+    shared = sorted(set(dev["video_id"]) & set(test["video_id"]))
+    if shared:
+        raise ValueError(f"dev and test share {len(shared)} video_id(s), e.g. {shared[:3]}: "
+                         "the threshold would be tuned on test")
+    n_bf = int(dev["is_bonafide"].sum())
+    if n_bf == 0 or n_bf == len(dev):
+        raise ValueError(f"dev: a threshold needs bona fide and attack videos, got {n_bf} of {len(dev)} bona fide")
+    threshold = choose_threshold(rule, dev["score"], dev["is_bonafide"], dev["attack_type"])
+    log.info("threshold %.6g chosen on dev by rule %r", threshold, rule)
+    return {
+        "rule": rule, "threshold": _json_threshold(threshold), "threshold_chosen_on": "dev",
+        "decision": DECISION,
+        "acer_definition": "acer = (apcer_max + bpcer) / 2 (ISO/IEC 30107-3); "
+                           "acer_pooled = (apcer_pooled + bpcer) / 2",
+        "dev": _split_report(dev, threshold, fpr_targets),
+        "test": _split_report(test, threshold, fpr_targets),
+    }
+
+
+def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The ``metrics.json`` document: numbers only (None where undefined), nested one level."""
+    def split(r: dict[str, Any]) -> dict[str, Any]:
+        keys = ("acer", "acer_pooled", "apcer_max", "apcer_pooled", "bpcer", "own_eer", "n_bonafide", "n_attack")
+        out = {k: r[k] for k in keys}
+        out.update({f"tpr@fpr={k}": v["tpr"] for k, v in r["tpr_at_fpr"].items()})
+        out["apcer"] = dict(r["apcer_per_attack"])
+        return out
+    return {"threshold": report["threshold"], "dev": split(report["dev"]), "test": split(report["test"])}
+
+
+def write_report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame,
+                 out_dir: str | Path) -> dict[str, Path]:
+    """Write the evaluation outputs into ``out_dir`` and return their paths by name.
+
+    ``metrics.json`` (:func:`metrics_summary`, for ``dvc metrics show``), ``report.json`` (the full
+    report), ``roc_{dev,test}.csv`` (threshold,fpr,tpr) and ``det_{dev,test}.csv``
+    (threshold,apcer,bpcer) — one file per split, so ``dvc plots`` can overlay them as separate lines
+    with its stock templates — and ``scores_{dev,test}.csv`` (per video, plus ``accepted`` at the
+    dev threshold).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    threshold = float(report["threshold"])  # "inf" parses too
+    paths = {"metrics": out / "metrics.json", "report": out / "report.json"}
+    write_json_atomic(metrics_summary(report), paths["metrics"])
+    write_json_atomic(report, paths["report"])
+    for name, table in (("dev", dev), ("test", test)):
+        table = validate_scores(table, name)
+        if table["is_bonafide"].any() and (~table["is_bonafide"]).any():
+            for kind, points in (("roc", roc_points), ("det", det_points)):
+                paths[f"{kind}_{name}"] = out / f"{kind}_{name}.csv"
+                write_score_csv(pd.DataFrame(points(table["score"], table["is_bonafide"])), paths[f"{kind}_{name}"])
+        table = table.assign(accepted=table["score"] >= threshold)
+        paths[f"scores_{name}"] = out / f"scores_{name}.csv"
+        write_score_csv(table, paths[f"scores_{name}"])
+    log.info("evaluation written to %s", out)
+    return paths

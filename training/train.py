@@ -1,0 +1,229 @@
+"""Train SD-Net on one protocol split by streaming its shards.
+
+    python -m training.train --dataset cefa --protocol 4_1 [--epochs N] [--init-weights resnet18.pth] [--resume]
+    torchrun --nproc-per-node 2 -m training.train --dataset cefa --protocol 4_1
+
+Defaults come from ``params.yaml`` (section ``train``). Each epoch streams the train split (resampled
+shards, seeded by seed + epoch so a resumed run sees the same stream), scores the dev split, logs
+with dvclive and saves ``checkpoint.pt`` (atomically; loaded with ``weights_only=True``).
+CUDA with mixed precision when present; DistributedDataParallel under ``torchrun``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.params import load_section
+from pipeline.protocols import load_spec
+
+from .augment import AugmentConfig
+from .data import loader, split_shards, train_pipeline
+from .distributed import DistInfo, setup, teardown
+from .metrics import pad_metrics, threshold_at_eer
+from .model import SDNet
+from .scores import video_scores
+from .scoring import model_inputs, score_windows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str
+    protocol: str
+    manifests: str
+    shards: str
+    out: str
+    width: int = 16
+    static: bool = True
+    dynamic: bool = True
+    shared: bool = True
+    forward_feeding: bool = True
+    backward_feeding: bool = True
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_milestones: tuple[int, ...] = (15, 20)
+    epochs: int = 25
+    batch_size: int = 64
+    epoch_samples: int | None = None
+    shuffle_buffer: int = 500
+    num_workers: int = 2
+    seed: int = 0
+    input_size: int = 112
+    max_rotation: float = 30.0
+    colour: float = 0.2
+    init_weights: str | None = None
+
+    @property
+    def augment(self) -> AugmentConfig:
+        return AugmentConfig(self.input_size, self.max_rotation, True, self.colour)
+
+
+def split_modalities(config: TrainConfig, split: str) -> list[str]:
+    spec = load_spec(config.dataset)
+    return list(spec.protocols[spec.resolve(config.protocol)].splits[split].modalities)
+
+
+def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
+    model = SDNet(modalities=tuple(modalities), width=config.width, static=config.static, dynamic=config.dynamic,
+                  shared=config.shared, forward_feeding=config.forward_feeding, backward_feeding=config.backward_feeding)
+    if config.init_weights:
+        model.load_imagenet(config.init_weights)
+    return model
+
+
+def build_optimizer(config: TrainConfig, model: torch.nn.Module):
+    if config.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    elif config.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}: expected sgd or adam")
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.lr_milestones), gamma=0.1)
+    return optimizer, scheduler
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, config: TrainConfig) -> None:
+    core = model.module if hasattr(model, "module") else model
+    state = {"model": core.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "epoch": epoch, "config": asdict(config)}
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Tensors and plain containers only: ``weights_only=True`` never runs pickled code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: DistInfo) -> dict[str, float]:
+    core = model.module if hasattr(model, "module") else model
+    model.train()
+    total, correct, count, loss_sum = 0.0, 0, 0, 0.0
+    for batch in batches:
+        target = batch["label"].to(dist.device)
+        with torch.autocast(dist.device.type, enabled=dist.device.type == "cuda"):
+            logits = model(model_inputs(batch, modalities, dist.device))
+            loss, _ = core.loss(logits, target)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += loss.detach().item() * len(target)
+        correct += int(((core.score(logits).detach() >= 0.5).float() == target).sum())
+        count += len(target)
+    return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1)}
+
+
+def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None) -> dict[str, float]:
+    """Train for ``config.epochs`` (continuing from ``checkpoint.pt`` with ``resume``); returns the last dev metrics."""
+    from dvclive import Live
+    from tqdm import tqdm
+
+    dist = dist or setup()
+    torch.manual_seed(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    modalities = split_modalities(config, "train")
+    train_shards = split_shards(Path(config.manifests), split_protocol(config), "train", Path(config.shards))
+    dev_shards = split_shards(Path(config.manifests), split_protocol(config), "dev", Path(config.shards))
+    model = build_model(config, modalities).to(dist.device)
+    optimizer, scheduler = build_optimizer(config, model)
+    start = 0
+    checkpoint = out / "checkpoint.pt"
+    if resume and checkpoint.is_file():
+        state = load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start = state["epoch"] + 1
+        log.info("resumed from %s at epoch %d", checkpoint, start)
+    if dist.world_size > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
+    scaler = torch.amp.GradScaler(enabled=dist.device.type == "cuda")
+    metrics: dict[str, float] = {}
+    live = (
+        Live(str(out / "dvclive"), resume=resume and start > 0, report=None, save_dvc_exp=False, dvcyaml=None)
+        if dist.is_main else None
+    )
+    for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not dist.is_main, file=sys.stderr):
+        pipeline = train_pipeline(train_shards, modalities, config.batch_size, config.epoch_samples, config.augment,
+                                  config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers)
+        metrics = train_epoch(model, optimizer, scaler, loader(pipeline, config.num_workers), modalities, dist)
+        scheduler.step()
+        dev = score_windows(model, dev_shards, split_modalities(config, "dev"), config.batch_size, config.num_workers,
+                            dist.device, dist.world_size)
+        metrics |= dev_metrics(video_scores(dev)) | {"lr": scheduler.get_last_lr()[0]}
+        if live is not None:
+            for name, value in metrics.items():
+                live.log_metric(name, value)
+            live.next_step()
+            save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, config)
+        log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
+    if live is not None:
+        live.end()
+    return metrics
+
+
+def dev_metrics(videos) -> dict[str, float]:
+    """Dev EER and the ACER at the dev EER threshold: what to watch while training (never test)."""
+    threshold, eer = threshold_at_eer(videos["score"], videos["is_bonafide"])
+    report = pad_metrics(videos["score"], videos["is_bonafide"], videos["attack_type"], threshold)
+    return {"dev/eer": eer, "dev/acer": report["acer"]}
+
+
+def split_protocol(config: TrainConfig) -> str:
+    return load_spec(config.dataset).resolve(config.protocol)
+
+
+def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainConfig:
+    values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
+    values["protocol"] = load_spec(args.dataset).resolve(args.protocol)  # 4@1 and p4.1 train 4_1
+    for key in ("manifests", "shards", "out"):
+        values[key] = str(values[key]).format(dataset=args.dataset, protocol=values["protocol"])
+    values["lr_milestones"] = tuple(values.get("lr_milestones", ()))
+    return TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--protocol", required=True, help="protocol name or alias (4_1, 4@1, p4.1)")
+    parser.add_argument("--manifests", help="manifest folder with splits.json (default: train.manifests)")
+    parser.add_argument("--shards", help="shard folder (default: train.shards)")
+    parser.add_argument("--out", help="checkpoint and log folder (default: train.out)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int, dest="batch_size")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--width", type=int, help="ResNet-18 base width (64 = the paper's network)")
+    parser.add_argument("--num-workers", type=int, dest="num_workers")
+    parser.add_argument("--init-weights", dest="init_weights", help="local torchvision resnet18 ImageNet state dict")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    params = load_section("train", args.params)
+    resume, device = args.resume, args.device
+    for name in ("resume", "params", "device"):
+        delattr(args, name)
+    dist = setup(device)
+    try:
+        run(config_from_args(args, params), resume=resume, dist=dist)
+    finally:
+        teardown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
