@@ -30,13 +30,21 @@ one branch 1·M + 1; each without the shared head when ``shared=False``.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .resnet import IMAGENET_WIDTH, ResNetStem, load_imagenet_weights, make_stage, read_resnet18_state, stage_channels
+from .resnet import (
+    IMAGENET_WIDTH,
+    ResNetStem,
+    load_imagenet_weights,
+    make_stage,
+    read_resnet18_state,
+    stage_channels,
+)
 
 MODALITIES = ("rgb", "depth", "ir")
 FEEDING_LEVELS = (2, 3)  # shared outputs added back into the modality branches after res2 and res3
@@ -149,7 +157,8 @@ class SDNet(nn.Module):
         """The keys ``forward`` returns, which are also the loss terms."""
         names = []
         for m, streams in self.streams.items():
-            names += [f"{m}/{k}" for k in ("static", "dynamic", "static_dynamic", "fused") if getattr(streams, k) is not None]
+            kinds = ("static", "dynamic", "static_dynamic", "fused")
+            names += [f"{m}/{k}" for k in kinds if getattr(streams, k) is not None]
         return names + (["shared"] if self.shared is not None else [])
 
     def decision_head(self, modality: str) -> str:
@@ -192,7 +201,9 @@ class SDNet(nn.Module):
                 features[m][kind] = branch.res1(batch[key])
         return features
 
-    def _static_dynamic(self, features: Mapping[str, Mapping[str, Tensor]], logits: dict[str, Tensor]) -> dict[str, Tensor]:
+    def _static_dynamic(
+        self, features: Mapping[str, Mapping[str, Tensor]], logits: dict[str, Tensor]
+    ) -> dict[str, Tensor]:
         """Run every static-dynamic branch on static res1 + dynamic res1; returns its pooled features."""
         pooled = {}
         for m, streams in self.streams.items():
@@ -201,13 +212,20 @@ class SDNet(nn.Module):
                 logits[f"{m}/static_dynamic"] = streams.static_dynamic.classify(pooled[m])
         return pooled
 
-    def _modality_stage(self, modality: str, level: int, features: Mapping[str, Tensor], fed: Tensor | None) -> dict[str, Tensor]:
+    def _modality_stage(
+        self, modality: str, level: int, features: Mapping[str, Tensor], fed: Tensor | None
+    ) -> dict[str, Tensor]:
         """Block ``level`` of the static and dynamic branches of one modality, plus what is fed back."""
         streams = self.streams[modality]
-        return {kind: streams.get_submodule(kind).stage(level, x if fed is None else x + fed) for kind, x in features.items()}
+        return {
+            kind: streams.get_submodule(kind).stage(level, x if fed is None else x + fed)
+            for kind, x in features.items()
+        }
 
-    def _shared_stage(self, level: int, features: Mapping[str, Mapping[str, Tensor]], previous: Tensor | None) -> Tensor:
-        """Shared block ``level``: input = Σ modality features of level − 1 (forward feeding) + own previous output."""
+    def _shared_stage(
+        self, level: int, features: Mapping[str, Mapping[str, Tensor]], previous: Tensor | None
+    ) -> Tensor:
+        """Shared block ``level``: Σ modality features of level − 1 (forward feeding) + its own previous output."""
         x = previous
         if level == 2 or self.forward_feeding:
             total = sum(t for per_modality in features.values() for t in per_modality.values())
@@ -216,7 +234,7 @@ class SDNet(nn.Module):
         return self.shared.stage(level, x)
 
     def loss(self, logits: Mapping[str, Tensor], target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """Sum of the binary cross-entropy of every head (target 1 = bona fide), and each term detached for logging."""
+        """Sum of every head's binary cross-entropy (target 1 = bona fide), and each term detached for logging."""
         terms = {}
         for name, logit in logits.items():
             if target.numel() != logit.numel():
@@ -226,19 +244,21 @@ class SDNet(nn.Module):
         return total, {name: term.detach() for name, term in terms.items()}
 
     def score(self, logits: Mapping[str, Tensor]) -> Tensor:
-        """Bona fide probability, (B,): sigmoid of the shared head, else the mean over modalities of their decision heads."""
+        """Bona fide probability (B,): sigmoid of the shared head, else the mean sigmoid of the decision heads."""
         if self.shared is not None:
             return torch.sigmoid(logits["shared"])
         return torch.stack([torch.sigmoid(logits[self.decision_head(m)]) for m in self.modalities]).mean(0)
 
-    def load_imagenet(self, path: str) -> None:
+    def load_imagenet(self, path: str | os.PathLike) -> None:
         """Copy torchvision resnet18 ImageNet weights from a local file into every stem/res1 and res2-res4.
 
         Classifiers keep their fresh initialisation (ImageNet's ``fc`` has 1000 outputs). Only the real
         ResNet-18 (``width=64``) has the shapes the weights fit.
         """
         if self.width != IMAGENET_WIDTH:
-            raise ValueError(f"{path}: ImageNet ResNet-18 weights need width={IMAGENET_WIDTH}; this SDNet has width={self.width}")
+            raise ValueError(
+                f"{path}: ImageNet ResNet-18 weights need width={IMAGENET_WIDTH}; this SDNet has width={self.width}"
+            )
         state = read_resnet18_state(path)
         for streams in self.streams.values():
             for branch in (streams.static, streams.dynamic, streams.static_dynamic):

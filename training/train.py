@@ -132,6 +132,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
 
     dist = dist or setup()
     torch.manual_seed(config.seed)
+    share_cpu(config.num_workers, dist)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     modalities = split_modalities(config, "train")
@@ -156,6 +157,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
         Live(str(out / "dvclive"), resume=resume and start > 0, report=None, save_dvc_exp=False, dvcyaml=None)
         if dist.is_main else None
     )
+    if live is not None:
+        live.step = start  # dvclive's own resume cannot tell "one step logged" from "none"
     for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not dist.is_main, file=sys.stderr):
         pipeline = train_pipeline(train_shards, modalities, config.batch_size, config.epoch_samples, config.augment,
                                   config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers)
@@ -173,6 +176,13 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     if live is not None:
         live.end()
     return metrics
+
+
+def share_cpu(num_workers: int, dist: DistInfo) -> None:
+    """On CPU, leave the data workers their cores: oversubscribed OpenMP threads stall one another."""
+    if dist.device.type == "cpu":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // dist.world_size - num_workers))
 
 
 def dev_metrics(videos) -> dict[str, float]:
