@@ -83,13 +83,14 @@ def test_torchrun_splits_evaluation_exactly_once_and_trains_with_ddp(cefa_shards
 
 
 def test_evaluate_any_models_score_files(tmp_path):
-    """dev: bona fide 0.9/0.8, attacks 0.3/0.85 → EER threshold 0.85; test at 0.85: BPCER 1/2, APCER 0."""
+    """dev: bona fide 0.9/0.8, attacks 0.3/0.85 → EER point at (0.8, 0.85], threshold 0.825;
+    test at 0.825: BPCER 1/2, APCER 0."""
     rows = lambda ids, scores, labels, types: pd.DataFrame(  # noqa: E731
         {"video_id": ids, "score": scores, "is_bonafide": labels, "attack_type": types})
     rows(["d1", "d2", "d3", "d4"], [0.9, 0.8, 0.3, 0.85], [1, 1, 0, 0], ["bonafide", "bonafide", "print", "replay"]).to_csv(tmp_path / "dev.csv", index=False)
     rows(["t1", "t2", "t3"], [0.95, 0.5, 0.2], [1, 1, 0], ["bonafide", "bonafide", "print"]).to_csv(tmp_path / "test.csv", index=False)
     assert evaluate_main(["--scores-dev", str(tmp_path / "dev.csv"), "--scores-test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "eval")]) == 0
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert metrics["threshold"] == pytest.approx(0.85)
+    assert metrics["threshold"] == pytest.approx(0.825)
     assert metrics["test"]["bpcer"] == pytest.approx(0.5) and metrics["test"]["apcer_max"] == 0.0
     assert metrics["test"]["acer"] == pytest.approx(0.25)

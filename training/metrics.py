@@ -103,15 +103,19 @@ def pad_metrics(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLik
 
 
 def threshold_at_eer(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[float, float]:
-    """(threshold, EER): the candidate minimising |APCER_pooled - BPCER|, EER = their mean there.
+    """(threshold, EER): the operating point minimising |APCER_pooled - BPCER|, EER = their mean there.
 
-    Ties are broken towards the lowest such threshold.
+    Ties are broken towards the lowest such candidate. Every threshold in (next lower score,
+    candidate] gives the same rates; the midpoint of that interval is returned, so a dev split
+    whose classes separate gets the threshold half-way between them rather than on the edge of
+    its bona fide scores (which would reject any slightly lower bona fide score on test).
     """
     s, b = _arrays(scores, is_bonafide)
     cand = _candidates(s)
     apcer, bp = _rates(s, b, cand)
     i = int(np.argmin(np.abs(apcer - bp)))  # argmin returns the first, i.e. the lowest threshold
-    return float(cand[i]), float((apcer[i] + bp[i]) / 2)
+    threshold = float(cand[i]) if i == 0 or not np.isfinite(cand[i]) else float((cand[i - 1] + cand[i]) / 2)
+    return threshold, float((apcer[i] + bp[i]) / 2)
 
 
 def _threshold_at_apcer(s: np.ndarray, b: np.ndarray, types: np.ndarray | None, n: int) -> float:
