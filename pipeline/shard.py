@@ -103,13 +103,12 @@ def _execute(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
     """Yield (shard, result or exception) as shards finish, with a progress bar."""
     from tqdm import tqdm
 
-    recordings = sum(len(s.recordings) for s in todo)
-    bar = tqdm(total=recordings, unit="rec", desc="shard", disable=not todo, file=sys.stderr)
+    recordings = {s.name: len(s.recordings) for s in todo}
+    bar = tqdm(total=sum(recordings.values()), unit="rec", desc="shard", disable=not todo, file=sys.stderr)
     written = 0
     for name, result in _results(todo, config):
-        shard = next(s for s in todo if s.name == name)
         written += 0 if isinstance(result, BaseException) else result["n_samples"]
-        bar.update(len(shard.recordings))
+        bar.update(recordings[name])
         bar.set_postfix(samples=written, refresh=False)
         yield name, result
     bar.close()
