@@ -20,6 +20,7 @@ from pipeline import faces
 from pipeline.frames import open_source
 from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, run
+from pipeline.shard import main as shard_main
 from pipeline.verify import read_tar_samples, verify
 
 REPO = Path(__file__).resolve().parent.parent
@@ -206,10 +207,11 @@ def test_local_cluster_and_external_scheduler_give_the_same_shards(sharded, demo
             processes.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
                                                "--no-dashboard", "--host", "127.0.0.1"], env=env, stderr=subprocess.DEVNULL))
         _wait_for_workers(address, 2)
-        remote = stage_config(root, fresh_manifests(manifests, tmp_path / "rm"), tmp_path / "rs", scheduler=address)
-        summary = run(remote)
-        assert summary.failed_shards == []
-        assert tar_bytes(remote.out) == tar_bytes(reference.out)
+        remote_manifests = fresh_manifests(manifests, tmp_path / "rm")
+        status = shard_main(["--dataset", "surf", "--root", str(root), "--manifests", str(remote_manifests),
+                             "--out", str(tmp_path / "rs"), "--scheduler", address, "--params", str(_params(tmp_path))])
+        assert status == 0
+        assert tar_bytes(tmp_path / "rs") == tar_bytes(reference.out)
     finally:
         for process in processes[::-1]:
             process.terminate()
@@ -222,3 +224,42 @@ def _wait_for_workers(address: str, count: int) -> None:
 
     with Client(address, timeout="30s") as client:
         client.wait_for_workers(count, timeout=60)
+
+
+def test_modalities_with_different_frame_counts_are_aligned_and_recorded(demo_root, tmp_path):
+    source, _ = demo_root("cefa")
+    raw = tmp_path / "raw"
+    shutil.copytree(source, raw)
+    recording = sorted((raw / "CASIA_CeFA/Ethnicity/AF").glob("*/*_1_1_1"))[0]
+    sorted((recording / "depth").iterdir())[-1].unlink()  # depth now has one frame fewer
+    from pipeline.index import build_index, write_index
+
+    write_index(build_index("cefa", raw), tmp_path / "m", "cefa", ["test"])
+    config = stage_config(raw, tmp_path / "m", tmp_path / "s")
+    run(config)
+    samples = pd.read_parquet(config.manifests / "samples.parquet")
+    rows = samples[samples["video_id"] == recording.name]
+    counts = {m: len(list((recording / f).iterdir())) for m, f in (("rgb", "color"), ("depth", "depth"), ("ir", "ir"))}
+    assert counts["depth"] == counts["rgb"] - 1
+    assert len(rows) > 0 and rows["frame_count_mismatch"].all()
+    assert max(max(frames) for frames in rows["frames"]) < counts["depth"]
+    assert not samples[samples["video_id"] != recording.name]["frame_count_mismatch"].any()
+    shard = config.out / f"{rows['shard'].iloc[0]}.tar"
+    meta = json.loads(read_tar_samples(shard)[rows["key"].iloc[0]]["json"])
+    assert meta["frame_counts"] == counts
+
+
+def test_verify_names_the_shard_and_sample_of_every_mismatch(sharded, tmp_path):
+    config, _ = sharded("surf")
+    shards = tmp_path / "shards"
+    shutil.copytree(config.out, shards)
+    tars = sorted(shards.glob("*.tar"))
+    assert verify(shards, config.manifests) == []
+    data = bytearray(tars[0].read_bytes())
+    data[2048] ^= 0xFF  # inside the first member's payload
+    tars[0].write_bytes(bytes(data))
+    tars[-1].unlink()
+    problems = verify(shards, config.manifests)
+    first_key = sorted(read_tar_samples(config.out / tars[0].name))[0]
+    assert any(p.startswith(f"{tars[0].name}: sample {first_key}") for p in problems), problems
+    assert f"{tars[-1].name}: missing" in problems
