@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from .listfiles import binary_label, read_list_files
-from .probe import VIDEO_SUFFIXES, locate, video_frame_count
+from .probe import locate, video_frame_count
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
-from .walk import add_parsed, subdirs
+from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
 
 NAME = "oulu"
@@ -68,15 +68,7 @@ def scan(root: Path) -> Scan:
         found.add(problem=Problem(str(root), "missing_root", f"no {TOP_FOLDER}/ folder"))
         return found
     for split_dir in subdirs(base, found, root, set(SPLIT_FOLDERS)):
-        videos = {p.stem: p for p in split_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
-        for entry in sorted(split_dir.iterdir()):
-            rel = entry.relative_to(root).as_posix()
-            if entry.suffix.lower() in VIDEO_SUFFIXES:
-                add_parsed(found, root, entry, lambda p: _parse(p, root))
-            elif entry.suffix == ".txt" and entry.stem not in videos:
-                found.add(problem=Problem(rel, "orphan_annotation", "eye-position file without its video"))
-            elif entry.suffix != ".txt":
-                found.add(problem=Problem(rel, "unexpected_file", "expected .avi videos and .txt eye positions"))
+        video_folder(split_dir, found, root, ".txt", lambda p: _parse(p, root))
     return found
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from .listfiles import binary_label, read_list_files
-from .probe import VIDEO_SUFFIXES, locate, video_frame_count
+from .probe import locate, video_frame_count
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
-from .walk import add_parsed, subdirs
+from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
 
 NAME = "siw"
@@ -52,20 +52,8 @@ def scan(root: Path) -> Scan:
     for split_dir in subdirs(base, found, root, set(SPLIT_FOLDERS)):
         for class_dir in subdirs(split_dir, found, root, {"live", "spoof"}):
             for subject_dir in subdirs(class_dir, found, root):
-                _scan_subject(subject_dir, found, root)
+                video_folder(subject_dir, found, root, ".face", lambda p: _parse(p, root))
     return found
-
-
-def _scan_subject(subject_dir: Path, found: Scan, root: Path) -> None:
-    videos = {p.stem for p in subject_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
-    for entry in sorted(subject_dir.iterdir()):
-        rel = entry.relative_to(root).as_posix()
-        if entry.suffix.lower() in VIDEO_SUFFIXES:
-            add_parsed(found, root, entry, lambda p: _parse(p, root))
-        elif entry.suffix == ".face" and entry.stem not in videos:
-            found.add(problem=Problem(rel, "orphan_annotation", ".face file without its video"))
-        elif entry.suffix != ".face":
-            found.add(problem=Problem(rel, "unexpected_file", "expected .mov/.mp4 videos and .face boxes"))
 
 
 def _parse(video: Path, root: Path) -> Recording:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from .probe import VIDEO_SUFFIXES
 from .records import Problem, RecordError, Recording, Scan, ScanError
 
 
@@ -32,3 +33,19 @@ def add_parsed(scan: Scan, root: Path, path: Path, parse: Callable[[Path], Recor
         scan.add(problem=Problem(rel, error.reason, error.detail))
     except RecordError as error:
         scan.add(problem=Problem(rel, "invalid_record", str(error)))
+
+
+def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str, parse: Callable[[Path], Recording]) -> None:
+    """Videos of one folder, each with an optional annotation file beside it (``.txt``, ``.face``).
+
+    An annotation without its video, and any other file, is reported.
+    """
+    videos = {p.stem for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
+    for entry in sorted(folder.iterdir()):
+        rel = entry.relative_to(root).as_posix()
+        if entry.suffix.lower() in VIDEO_SUFFIXES:
+            add_parsed(scan, root, entry, parse)
+        elif entry.suffix == annotation_suffix and entry.stem not in videos:
+            scan.add(problem=Problem(rel, "orphan_annotation", f"{annotation_suffix} file without its video"))
+        elif entry.suffix != annotation_suffix:
+            scan.add(problem=Problem(rel, "unexpected_file", f"expected videos and {annotation_suffix} files"))
