@@ -60,6 +60,11 @@ class StageSummary:
 def run(config: StageConfig) -> StageSummary:
     """Plan, write the missing shards, and write the manifests. Tests call this directly."""
     started = time.perf_counter()
+    for name in ("videos.parquet", "protocols.parquet"):
+        if not (config.manifests / name).is_file():
+            raise FileNotFoundError(f"{config.manifests / name} does not exist: run `python -m pipeline.index` first")
+    if not config.root.is_dir():
+        raise FileNotFoundError(f"raw dataset root {config.root} does not exist")
     videos = pd.read_parquet(config.manifests / "videos.parquet")
     protocols = pd.read_parquet(config.manifests / "protocols.parquet")
     plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
@@ -225,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = load_section("shard", args.params)
     del args.params
-    summary = run(config_from_args(args, params))
+    try:
+        summary = run(config_from_args(args, params))
+    except FileNotFoundError as error:
+        log.error("%s", error)
+        return 2
     log.info(
         "%d recordings → %d samples in %d shards (%d reused); %d recordings rejected %s; %.1f s",
         summary.recordings, summary.samples, summary.shards, summary.reused,
