@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+# Performance benchmarks (not part of `make test`): each prints its ratio against a baseline or a limit.
+bench: install
+	$(PY) benchmarks/bench_dynamic.py
 
 clean:
 	rm -rf data manifests dvc.lock .pytest_cache

@@ -1,0 +1,51 @@
+"""Dynamic-image kernel: ours against a per-frame float64 loop (the usual public code) and a limit.
+
+The limit is a single pass that reads the K uint8 frames once and writes one float32 image,
+``frames.sum(axis=0, dtype=np.float32)``. Everything is timed in this run, on this machine, and
+printed as ratios: absolute times on a shared machine mean little.
+
+    python benchmarks/bench_dynamic.py      (or: make bench)
+"""
+from __future__ import annotations
+
+import timeit
+
+import numpy as np
+
+from pipeline.dynamic import dynamic_image, rank_pool_weights
+
+TARGET_VS_LIMIT = 1.3  # issue target: within 1.3x of the single pass
+
+
+def loop_float64(frames: np.ndarray) -> np.ndarray:
+    """The way most public ports do it: a Python loop over frames in float64."""
+    alpha = rank_pool_weights(len(frames))
+    image = np.zeros(frames.shape[1:], np.float64)
+    for t, frame in enumerate(frames):
+        image += alpha[t] * frame.astype(np.float64)
+    return image.astype(np.float32)
+
+
+def single_pass(frames: np.ndarray) -> np.ndarray:
+    return frames.sum(axis=0, dtype=np.float32)
+
+
+def best_of(function, frames: np.ndarray, repeat: int = 7, number: int = 200) -> float:
+    function(frames)  # warm-up (and compilation)
+    return min(timeit.repeat(lambda: function(frames), repeat=repeat, number=number)) / number
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    print(f"{'clip':<22}{'limit µs':>10}{'ours µs':>10}{'loop µs':>10}{'ours/limit':>12}{'loop/ours':>11}  target")
+    for shape in ((7, 128, 128), (7, 128, 128, 3)):
+        frames = rng.integers(0, 256, shape, dtype=np.uint8)
+        np.testing.assert_allclose(dynamic_image(frames), loop_float64(frames), rtol=1e-5, atol=1e-2)
+        limit, ours, loop = (best_of(f, frames) for f in (single_pass, dynamic_image, loop_float64))
+        verdict = "met" if ours / limit <= TARGET_VS_LIMIT else "NOT met"
+        print(f"{str(shape):<22}{limit * 1e6:>10.1f}{ours * 1e6:>10.1f}{loop * 1e6:>10.1f}"
+              f"{ours / limit:>11.2f}x{loop / ours:>10.1f}x  ours/limit <= {TARGET_VS_LIMIT} {verdict}")
+
+
+if __name__ == "__main__":
+    main()
