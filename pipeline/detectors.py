@@ -90,11 +90,19 @@ class FaceAlignmentDetector:
         return float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max())
 
 
-def make_detector(backend: str = "auto") -> Detector:
-    """Build the named backend; ``auto`` prefers face_alignment when its weights are on disk."""
+def resolve_backend(backend: str) -> str:
+    """The backend ``auto`` stands for on this machine: face_alignment when its weights are on disk."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown face detector {backend!r}: expected one of {BACKENDS}")
     if backend == "auto":
-        backend = "face_alignment" if fan_weights_present() else "opencv"
-        log.info("face detector: %s (auto)", backend)
+        return "face_alignment" if fan_weights_present() else "opencv"
+    return backend
+
+
+def make_detector(backend: str = "auto") -> Detector:
+    """Build the named backend; ``auto`` prefers face_alignment when its weights are on disk."""
+    chosen = resolve_backend(backend)
+    if backend == "auto":
+        log.info("face detector: %s (auto)", chosen)
+    backend = chosen
     return FaceAlignmentDetector() if backend == "face_alignment" else OpenCVDetector()

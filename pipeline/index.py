@@ -125,7 +125,10 @@ def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lis
 def write_index(result: IndexResult, out: Path, dataset: str, argv: list[str]) -> None:
     """Write the report always, and the manifests only when no protocol is violated."""
     out.mkdir(parents=True, exist_ok=True)
-    if not result.violations:
+    if result.violations:  # a refused index leaves no manifest behind, not even an older one
+        for name in ("videos.parquet", "protocols.parquet"):
+            (out / name).unlink(missing_ok=True)
+    else:
         write_parquet_atomic(result.videos, out / "videos.parquet")
         write_parquet_atomic(result.protocols, out / "protocols.parquet")
     report = {

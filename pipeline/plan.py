@@ -6,7 +6,7 @@ union of whole shards: a loader reads the shards of its split and never filters 
 
 The signature is per sample, not per recording, because a split may restrict frames: SiW Protocol 1
 trains on the first 60 frames while its dev split reads whole videos. A recording gets the windows
-each of its frame rules asks for, and each window belongs to the splits whose rule admits it.
+each of its frame rules plans, and each window belongs to the splits whose rule planned it.
 """
 from __future__ import annotations
 
@@ -61,18 +61,23 @@ def aligned_frame_count(video: dict[str, Any]) -> int:
 def recording_windows(
     n_frames: int, memberships: list[tuple[str, int | None]], length: int, count: int
 ) -> list[tuple[WindowTask, tuple[str, ...]]]:
-    """Windows of one recording and, for each, the splits (``protocol/split``) whose frame rule admits it."""
+    """Windows of one recording and, for each, the splits (``protocol/split``) that read it.
+
+    Each distinct frame rule plans its own W windows; a split reads exactly the windows its own
+    rule planned, so a split without a rule gets W windows spread over the whole recording, the
+    same for train, dev and test, whatever other protocols the recording belongs to.
+    """
     limits = sorted({limit for _, limit in memberships}, key=lambda v: (v is not None, v or 0))
     starts: dict[int, tuple[int, ...]] = {}
+    planned_by: dict[int, set[int | None]] = {}
     for limit in limits:
         for window in plan_windows(n_frames, length, count, limit):
             starts[int(window[0])] = tuple(int(i) for i in window)
+            planned_by.setdefault(int(window[0]), set()).add(limit)
     windows = []
     for index, start in enumerate(sorted(starts)):
-        frames = starts[start]
-        signature = tuple(sorted(split for split, limit in memberships if limit is None or frames[-1] < limit))
-        if signature:
-            windows.append((WindowTask(index, frames), signature))
+        signature = tuple(sorted(split for split, limit in memberships if limit in planned_by[start]))
+        windows.append((WindowTask(index, starts[start]), signature))
     return windows
 
 

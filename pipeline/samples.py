@@ -41,8 +41,29 @@ class SampleConfig:
     png_compression: int = 3
     jpeg_quality: int = 95
 
+    def __post_init__(self) -> None:
+        """Refuse a bad setting before any task runs: inside a task it would look like bad data."""
+        from .detectors import BACKENDS
+        from .dynamic import QUANTISATIONS
+
+        checks = {
+            "quantisation": (self.quantisation in QUANTISATIONS, f"one of {QUANTISATIONS}"),
+            "image_format": (self.image_format in IMAGE_FORMATS, f"one of {IMAGE_FORMATS}"),
+            "detector": (self.detector in BACKENDS, f"one of {BACKENDS}"),
+            "crop_size": (self.crop_size >= 16, "at least 16 pixels"),
+            "padding": (self.padding >= 0, "not negative"),
+            "fixed_scale": (self.fixed_scale > 0, "positive"),
+        }
+        for name, (ok, expected) in checks.items():
+            if not ok:
+                raise ValueError(f"shard setting {name}={getattr(self, name)!r}: expected {expected}")
+
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of the settings, with ``auto`` resolved: shards cropped by another detector are redone."""
+        from .detectors import resolve_backend
+
+        settings = asdict(self) | {"detector": resolve_backend(self.detector)}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -176,8 +197,11 @@ class WindowGeometry:
             return None if box is None else faces.box_geometry(box, size, padding, "black_border")
         if self.source == "eyes":
             rows = [self._eyes[i] for i in window.frames if i in self._eyes]
-            if rows:
-                return faces.eye_geometry(np.stack(rows), size)
+            try:
+                if rows:
+                    return faces.eye_geometry(np.stack(rows), size)
+            except ValueError as error:  # e.g. both eyes annotated at one point: use the detector
+                log.warning("%s window %d: %s", self.video["video_id"], window.index, error)
         if self.source == "face_file":
             within = self._boxes[[i for i in window.frames if i < len(self._boxes)]]
             box = faces.window_box(within)

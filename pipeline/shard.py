@@ -87,10 +87,17 @@ def run(config: StageConfig) -> StageSummary:
         else:
             results[name] = result
     ordered = [results[s.name] for s in plan.shards if s.name in results]
-    summary = _write_manifests(config, videos, ordered, plan.rejects, failed)
+    lost = [_failed_window(task.video["video_id"], window.index, shard.name)
+            for shard in plan.shards if shard.name in failed for task in shard.recordings for window in task.windows]
+    summary = _write_manifests(config, videos, ordered, plan.rejects + lost, failed)
     summary.reused = len(plan.shards) - len(todo)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _failed_window(video_id: str, window: int, shard: str) -> dict[str, Any]:
+    detail = f"shard {shard} failed (see the log); rerun to retry it"
+    return {"video_id": video_id, "window": window, "stage": "shard", "reason": "task_failed", "detail": detail}
 
 
 def _remove_leftovers(out: Path, planned: set[str]) -> None:
@@ -165,11 +172,6 @@ def _write_manifests(config, videos, results, plan_rejects, failed) -> StageSumm
     rejects = pd.DataFrame(plan_rejects + [row for r in results for row in r["rejects"]], columns=REJECT_COLUMNS)
     rejects["window"] = rejects["window"].astype("Int64")
     missing = set(videos["video_id"]) - set(samples["video_id"]) - set(rejects["video_id"])
-    if failed:  # recordings of failed shards are accounted for, never lost silently
-        detail = f"the shard task failed; see the log and rerun (shards {sorted(failed)[:3]}…)"
-        extra = [{"video_id": v, "window": None, "stage": "shard", "reason": "task_failed", "detail": detail} for v in sorted(missing)]
-        rejects = pd.concat([rejects, pd.DataFrame(extra, columns=REJECT_COLUMNS)], ignore_index=True)
-        missing = set()
     if missing:
         raise RuntimeError(f"recordings neither sharded nor rejected: {sorted(missing)[:5]}")
     shards = pd.DataFrame(
@@ -179,7 +181,11 @@ def _write_manifests(config, videos, results, plan_rejects, failed) -> StageSumm
     write_parquet_atomic(samples.sort_values("key", ignore_index=True), config.manifests / "samples.parquet")
     write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True), config.manifests / "rejects.parquet")
     write_parquet_atomic(shards, config.manifests / "shards.parquet")
-    write_json_atomic(split_index(shards, config.out), config.manifests / "splits.json")
+    splits = config.manifests / "splits.json"
+    if failed:  # an index without the failed shards would let training read partial splits
+        splits.unlink(missing_ok=True)
+    else:
+        write_json_atomic(split_index(shards, config.out), splits)
     rejected = set(rejects["video_id"]) - set(samples["video_id"])
     return StageSummary(
         shards=len(shards), reused=0, samples=len(samples), recordings=len(videos),

@@ -1,8 +1,9 @@
 """One Dask task: write one shard (a WebDataset tar) atomically and deterministically.
 
-The tar is written under a temporary name unique to the attempt, its manifest rows are saved beside
-it (``_parts/<shard>.json``), and only then is it renamed to its final name: a tar under its final
-name is always complete, and a rerun finds finished shards by name and digests. Members carry fixed
+The tar is written under a temporary name unique to the attempt and renamed to its final name when
+complete; only then are its manifest rows saved beside it (``_parts/<shard>.json``, with the plan
+and settings digests). A tar under its final name is always complete, and a rerun reuses a shard
+only when both exist and the digests match. Members carry fixed
 metadata (mtime 0, uid/gid 0, mode 0644), so the same inputs give byte-identical tars.
 """
 from __future__ import annotations
@@ -87,8 +88,9 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
             "plan_digest": plan_digest(plan),
             "config_digest": config.digest(),
         }
-        write_json_atomic(result, part_path(out, plan.name))
+        part_path(out, plan.name).unlink(missing_ok=True)  # an older part must never vouch for this tar
         os.replace(tmp, final)
+        write_json_atomic(result, part_path(out, plan.name))
     finally:
         tmp.unlink(missing_ok=True)  # an interrupted or failed attempt leaves nothing behind
     return result

@@ -8,8 +8,9 @@ def plan_windows(n_frames: int, length: int, count: int, frame_limit: int | None
     """Frame indices of up to ``count`` windows of ``length`` consecutive frames.
 
     Windows start at evenly spaced positions over the usable frames (the first ``frame_limit`` when a
-    protocol restricts them), so they cover the whole recording; a short recording yields fewer,
-    overlapping-free windows, and one shorter than ``length`` yields none.
+    protocol restricts them), so they cover the whole recording; in a short recording they overlap,
+    one with fewer than ``length + count - 1`` frames yields fewer windows, and one shorter than
+    ``length`` yields none.
     """
     if length < 1 or count < 1:
         raise ValueError(f"window length and count must be positive, got {length} and {count}")

@@ -92,3 +92,11 @@ def test_face_alignment_backend_runs_offline_on_local_weight_files(tmp_path, mon
     assert detector.name == "face_alignment"
     box = detector.detect(np.full((96, 96, 3), 128, np.uint8))  # random weights: a box or none, no crash
     assert box is None or len(box) == 4
+
+
+def test_strong_downscaling_is_area_averaged_not_aliased():
+    noise = np.random.default_rng(0).integers(0, 256, (1, 640, 640), dtype=np.uint8)
+    geometry = faces.box_geometry((0.0, 0.0, 640.0, 640.0), 128, 0.0, "detector")  # scale 0.2
+    cropped = faces.crop(noise, geometry)[0].astype(float)
+    assert cropped.std() < 30  # averaging 5×5 noise pixels; bilinear sampling would keep std ≈ 74
+    assert abs(cropped.mean() - noise.mean()) < 3

@@ -55,3 +55,21 @@ def test_video_reads_requested_frames(tmp_path):
     (tmp_path / "empty.avi").write_bytes(b"")
     with pytest.raises(DecodeError, match="empty.avi: cannot open video"):
         open_source(tmp_path / "empty.avi")
+
+
+def test_each_split_reads_the_windows_of_its_own_frame_rule():
+    from pipeline.plan import recording_windows
+
+    windows = recording_windows(300, [("1/train", 60), ("1/dev", None), ("2_1/train", None)], 7, 4)
+    per_split = {split: [w.frames[0] for w, splits in windows if split in splits] for split in ("1/train", "1/dev", "2_1/train")}
+    assert per_split["1/train"] == [0, 18, 35, 53] and max(w.frames[-1] for w, s in windows if "1/train" in s) < 60
+    assert per_split["1/dev"] == per_split["2_1/train"] == [0, 98, 195, 293]
+
+
+def test_bad_shard_settings_are_refused_before_any_task():
+    from pipeline.samples import SampleConfig
+
+    with pytest.raises(ValueError, match="quantisation='min-max': expected one of"):
+        SampleConfig(quantisation="min-max")
+    with pytest.raises(ValueError, match="detector='mtcnn'"):
+        SampleConfig(detector="mtcnn")

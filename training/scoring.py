@@ -23,16 +23,17 @@ def score_windows(
     device: torch.device, world_size: int = 1,
 ) -> pd.DataFrame:
     """Bona fide scores of every window of the split (gathered from all ranks when distributed)."""
+    # the unwrapped model: a DDP forward would sync buffers with ranks that may have no dev shard
     core = model.module if hasattr(model, "module") else model
-    was_training = model.training
-    model.eval()
+    was_training = core.training
+    core.eval()
     rows = []
     for batch in iterate_eval(shards, modalities, batch_size, num_workers, world_size):
         with torch.autocast(device.type, enabled=device.type == "cuda"):
-            scores = core.score(model(model_inputs(batch, modalities, device))).float().cpu().tolist()
+            scores = core.score(core(model_inputs(batch, modalities, device))).float().cpu().tolist()
         for i, score in enumerate(scores):
             rows.append((batch["key"][i], batch["video_id"][i], batch["subject"][i], bool(batch["label"][i] > 0.5),
                          batch["attack_type"][i], score))
-    model.train(was_training)
+    core.train(was_training)
     rows = gather_rows(rows)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS).sort_values("key", ignore_index=True)

@@ -163,10 +163,11 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
         pipeline = train_pipeline(train_shards, modalities, config.batch_size, config.epoch_samples, config.augment,
                                   config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers)
         metrics = train_epoch(model, optimizer, scaler, loader(pipeline, config.num_workers), modalities, dist)
+        metrics["lr"] = scheduler.get_last_lr()[0]  # the rate this epoch trained with
         scheduler.step()
         dev = score_windows(model, dev_shards, split_modalities(config, "dev"), config.batch_size, config.num_workers,
                             dist.device, dist.world_size)
-        metrics |= dev_metrics(video_scores(dev)) | {"lr": scheduler.get_last_lr()[0]}
+        metrics |= dev_metrics(video_scores(dev))
         if live is not None:
             for name, value in metrics.items():
                 live.log_metric(name, value)
