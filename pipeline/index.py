@@ -9,7 +9,6 @@ No pixel is decoded. Names that do not parse are reported (``index_report.json``
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from dataclasses import dataclass, field

@@ -422,6 +422,6 @@ class _Payload:
 def test_weight_files_cannot_run_code(tmp_path):
     marker = tmp_path / "marker"
     torch.save({"conv1.weight": _Payload(marker)}, tmp_path / "evil.pth")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="Weights only load failed"):
         read_resnet18_state(tmp_path / "evil.pth")
     assert not marker.exists()

@@ -109,7 +109,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: DistInfo) -> dict[str, float]:
     core = model.module if hasattr(model, "module") else model
     model.train()
-    total, correct, count, loss_sum = 0.0, 0, 0, 0.0
+    correct, count, loss_sum = 0, 0, 0.0
     for batch in batches:
         target = batch["label"].to(dist.device)
         with torch.autocast(dist.device.type, enabled=dist.device.type == "cuda"):

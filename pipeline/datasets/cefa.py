@@ -173,7 +173,7 @@ def _scan_challenge(root: Path) -> Scan:
         add_parsed(found, root, recording_dir, lambda d: _parse_2d(d, root, CHALLENGE_FOLDERS))
     for split in ("dev", "test"):
         for recording_dir in subdirs(root / split, found, root):
-            add_parsed(found, root, recording_dir, lambda d: _parse_anonymised(d, root, split, labels))
+            add_parsed(found, root, recording_dir, lambda d, split=split: _parse_anonymised(d, root, split, labels))
     return found
 
 
