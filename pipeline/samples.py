@@ -115,15 +115,11 @@ def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> 
     """Samples of one recording's windows, and reject rows for what could not be made."""
     video = task.video
     modalities = [m for m in MODALITIES if isinstance(video.get(f"path_{m}"), str)]
-    needed = sorted({i for window in task.windows for i in window.frames})
-    try:
-        decoded = {m: _read(root / video[f"path_{m}"], m, needed) for m in modalities}
-    except DecodeError as error:
-        return [], [_reject(video["video_id"], None, "decode", "decode_error", str(error))]
+    decoded, windows, rejects = _decode(video, root, modalities, task.windows)
     counts = {m: int(video[f"n_frames_{m}"]) for m in modalities}
     geometry_source = WindowGeometry(video, root, config)
-    samples, rejects = [], []
-    for window in task.windows:
+    samples = []
+    for window in windows:
         clips = {m: np.stack([decoded[m][i] for i in window.frames]) for m in modalities}
         geometry = geometry_source.for_window(window, clips["rgb"] if "rgb" in clips else clips[modalities[0]])
         if geometry is None:
@@ -131,6 +127,31 @@ def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> 
             continue
         samples.append(_make_sample(video, window, clips, geometry, counts, config))
     return samples, rejects
+
+
+def _decode(video, root: Path, modalities: list[str], windows) -> tuple[dict, list[WindowTask], list[dict]]:
+    """Frames of every window, decoded in one pass per modality.
+
+    When that pass fails (a corrupt frame, a container that overstates its length), the windows are
+    decoded one by one, so the bad frames cost only the windows that contain them.
+    """
+    needed = sorted({i for window in windows for i in window.frames})
+    try:
+        return {m: _read(root / video[f"path_{m}"], m, needed) for m in modalities}, list(windows), []
+    except DecodeError:
+        pass
+    decoded: dict[str, dict[int, np.ndarray]] = {m: {} for m in modalities}
+    good, rejects = [], []
+    for window in windows:
+        try:
+            frames = {m: _read(root / video[f"path_{m}"], m, list(window.frames)) for m in modalities}
+        except DecodeError as error:
+            rejects.append(_reject(video["video_id"], window.index, "decode", "decode_error", str(error)))
+            continue
+        for modality, by_index in frames.items():
+            decoded[modality].update(by_index)
+        good.append(window)
+    return decoded, good, rejects
 
 
 def _read(path: Path, modality: str, indices: list[int]) -> dict[int, np.ndarray]:

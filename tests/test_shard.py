@@ -263,3 +263,25 @@ def test_verify_names_the_shard_and_sample_of_every_mismatch(sharded, tmp_path):
     first_key = sorted(read_tar_samples(config.out / tars[0].name))[0]
     assert any(p.startswith(f"{tars[0].name}: sample {first_key}") for p in problems), problems
     assert f"{tars[-1].name}: missing" in problems
+
+
+def test_a_corrupt_frame_costs_only_the_windows_that_read_it(demo_root, tmp_path):
+    source, _ = demo_root("cefa")
+    raw = tmp_path / "raw"
+    shutil.copytree(source, raw)
+    recording = sorted((raw / "CASIA_CeFA/Ethnicity/AF").glob("*/*_1_1_1"))[0]
+    frames = sorted((recording / "color").iterdir())
+    frames[-1].write_bytes(b"\xff\xd8 truncated download")  # only the last window reads the last frame
+    from pipeline.index import build_index, write_index
+
+    write_index(build_index("cefa", raw), tmp_path / "m", "cefa", ["test"])
+    config = stage_config(raw, tmp_path / "m", tmp_path / "s")
+    run(config)
+    samples = pd.read_parquet(config.manifests / "samples.parquet")
+    rejects = pd.read_parquet(config.manifests / "rejects.parquet")
+    kept = samples[samples["video_id"] == recording.name]
+    dropped = rejects[rejects["video_id"] == recording.name]
+    assert len(kept) >= 1 and all(len(frames) - 1 not in f for f in kept["frames"])
+    assert list(dropped["reason"]) == ["decode_error"] and dropped["window"].notna().all()
+    assert frames[-1].name in dropped["detail"].iloc[0] and "not a readable image" in dropped["detail"].iloc[0]
+    assert verify(config.out, config.manifests) == []
