@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="manifest folder to write")
     parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check")
     parser.add_argument("--use-lists", action="store_true", help="take membership from --lists where they cover a split")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.use_lists and args.lists is None:
@@ -163,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     if result.violations:
         for violation in result.violations:
             log.error("refused: %s", violation)
+        return 1
+    if args.strict and (result.problems or result.list_differences):
+        log.error("--strict: %d skipped files, %d list differences (see index_report.json)",
+                  len(result.problems), len(result.list_differences))
         return 1
     return 0
 

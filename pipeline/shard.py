@@ -232,10 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="local Dask worker processes; 0 runs in this process")
     parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786)")
     parser.add_argument("--params", type=Path, help="params.yaml to read defaults from")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any recording or window is rejected")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = load_section("shard", args.params)
-    del args.params
+    strict = args.strict
+    del args.params, args.strict
     try:
         summary = run(config_from_args(args, params))
     except FileNotFoundError as error:
@@ -248,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if summary.failed_shards:
         log.error("%d shards failed: %s — rerun to retry them", len(summary.failed_shards), summary.failed_shards)
+        return 1
+    if strict and summary.rejects_by_reason:
+        log.error("--strict: rejects %s (see rejects.parquet)", summary.rejects_by_reason)
         return 1
     return 0
 

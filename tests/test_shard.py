@@ -285,3 +285,20 @@ def test_a_corrupt_frame_costs_only_the_windows_that_read_it(demo_root, tmp_path
     assert list(dropped["reason"]) == ["decode_error"] and dropped["window"].notna().all()
     assert frames[-1].name in dropped["detail"].iloc[0] and "not a readable image" in dropped["detail"].iloc[0]
     assert verify(config.out, config.manifests) == []
+
+
+def test_strict_turns_rejects_into_a_failing_exit(demo_root, tmp_path):
+    source, _ = demo_root("surf")
+    raw = tmp_path / "raw"
+    shutil.copytree(source, raw)
+    frame = sorted(raw.glob("CASIA_SURF/Data/Training/real_part/*/real.rssdk/depth/*.jpg"))[-1]
+    frame.write_bytes(b"")  # a zero-byte frame
+    from pipeline.index import main as index_main
+
+    assert index_main(["--dataset", "surf", "--root", str(raw), "--out", str(tmp_path / "m"), "--strict"]) == 0
+    base = ["--dataset", "surf", "--root", str(raw), "--manifests", str(tmp_path / "m"), "--out", str(tmp_path / "s"),
+            "--workers", "0", "--params", str(_params(tmp_path))]
+    assert shard_main(base) == 0
+    assert shard_main(base + ["--strict"]) == 1
+    (raw / "CASIA_SURF/Data/Training/real_part/notes.txt").write_text("stray")
+    assert index_main(["--dataset", "surf", "--root", str(raw), "--out", str(tmp_path / "m2"), "--strict"]) == 1
