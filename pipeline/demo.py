@@ -30,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.cli import add_verbosity_arguments, configure_logging
 from pipeline.demo_lists import write_official_lists
 from pipeline.demo_render import RenderSpec, render, rng_for
 
@@ -415,10 +416,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="processes to render with (default: 1 for tiny, else up to 2); "
                              "the output does not depend on it")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     if args.workers is None:
         args.workers = 1 if args.size == "tiny" else min(2, os.cpu_count() or 1)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(args)
     start = time.perf_counter()
     try:
         records = generate(args.dataset, args.out, seed=args.seed, size=args.size,

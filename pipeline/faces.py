@@ -86,8 +86,15 @@ def crop(frames: np.ndarray, geometry: CropGeometry) -> np.ndarray:
 
 # -- black-border crops (CeFA, CASIA-SURF) --------------------------------------------------------
 def black_border_box(rgb: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Extent of the pixels brighter than the black background in any frame of the window."""
-    foreground = rgb.max(axis=(0, 3) if rgb.ndim == 4 else 0) > BLACK_LEVEL
+    """Extent of the pixels brighter than the black background in any frame of the window.
+
+    The maximum over frames first (contiguous, vectorised), then over the channels as two
+    element-wise maxima: one ``max(axis=(0, 3))`` reduction is about 70 times slower.
+    """
+    brightest = np.maximum.reduce(rgb, axis=0)
+    if brightest.ndim == 3:
+        brightest = np.maximum(np.maximum(brightest[..., 0], brightest[..., 1]), brightest[..., 2])
+    foreground = brightest > BLACK_LEVEL
     rows, cols = np.flatnonzero(foreground.any(axis=1)), np.flatnonzero(foreground.any(axis=0))
     if rows.size == 0:
         return None
@@ -130,6 +137,14 @@ def eye_geometry(eyes: np.ndarray, size: int) -> CropGeometry:
     inverse = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
     corners = np.array([[0, 0, 1], [size, size, 1]]) @ inverse.T
     return CropGeometry(matrix, size, "eyes", (*corners[0], *corners[1]))
+
+
+def check_inside(points: np.ndarray, width: int, height: int, what: str) -> None:
+    """Refuse annotation points (``(n, 2)`` x, y) that lie outside a ``width`` × ``height`` frame."""
+    outside = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
+    if outside.any():
+        x, y = points[np.flatnonzero(outside)[0]]
+        raise ValueError(f"{what} ({x:.0f}, {y:.0f}) outside the {width}×{height} frame")
 
 
 # -- face boxes (SiW) -----------------------------------------------------------------------------

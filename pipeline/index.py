@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cli import add_verbosity_arguments, configure_logging
 from .datasets import get_adapter
 from .datasets.records import ListEntry, Problem, Recording, Scan
 from .io import write_json_atomic, write_parquet_atomic
@@ -29,6 +30,7 @@ class IndexResult:
     videos: pd.DataFrame
     protocols: pd.DataFrame
     problems: list[Problem]
+    notes: list[Problem] = field(default_factory=list)
     list_differences: list[dict] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
 
@@ -106,7 +108,7 @@ def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lis
         protocols = membership_from_lists(spec, [e for e in scan.memberships if e.video_id in present])
     else:
         protocols = apply_spec(spec, videos)
-    result = IndexResult(videos=videos, protocols=protocols, problems=scan.problems)
+    result = IndexResult(videos=videos, protocols=protocols, problems=scan.problems, notes=scan.notes)
     if lists_dir is not None:
         entries = adapter.read_lists(lists_dir)
         if not entries:
@@ -136,6 +138,7 @@ def write_index(result: IndexResult, out: Path, dataset: str, argv: list[str]) -
         "recordings": len(result.videos),
         "membership_rows": len(result.protocols),
         "problems": [p.to_row(dataset) for p in result.problems],
+        "notes": [p.to_row(dataset) for p in result.notes],
         "list_differences": result.list_differences,
         "violations": result.violations,
     }
@@ -150,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check")
     parser.add_argument("--use-lists", action="store_true", help="take membership from --lists where they cover a split")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     if args.use_lists and args.lists is None:
         parser.error("--use-lists needs --lists")
     try:
@@ -178,6 +182,8 @@ def _log_summary(result: IndexResult, out: Path) -> None:
     log.info("%d protocol memberships over %d protocols", len(result.protocols), result.protocols["protocol"].nunique())
     for problem in result.problems:
         log.warning("skipped %s: %s (%s)", problem.path, problem.reason, problem.detail)
+    for note in result.notes:
+        log.info("kept %s: %s (%s)", note.path, note.reason, note.detail)
     for difference in result.list_differences:
         summary = {k: len(v) for k, v in difference.items() if isinstance(v, list) and v}
         log.warning("lists differ for protocol %s/%s: %s", difference["protocol"], difference["split"], summary)

@@ -13,13 +13,19 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
+def _replace_atomically(path: Path, write) -> None:
     tmp = _temporary(path)
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (a full disk) leaves nothing behind
+
+
+def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
+    _replace_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
 
 
 def write_json_atomic(document: Any, path: Path) -> None:
-    tmp = _temporary(path)
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

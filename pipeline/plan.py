@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -87,6 +88,16 @@ def shard_name(signature: tuple[str, ...], chunk: int) -> str:
     return f"{digest}-{chunk:05d}"
 
 
+def escaping_paths(video: dict[str, Any]) -> list[str]:
+    """The recording's file paths that are absolute or climb out of the raw root with ``..``.
+
+    videos.parquet is an input like any other (edited, or from someone else's index): a path in it
+    must never make the shard stage read outside the dataset.
+    """
+    paths = [v for k, v in video.items() if (k.startswith("path_") or k == "annotation_path") and isinstance(v, str)]
+    return [p for p in paths if PurePosixPath(p).is_absolute() or ".." in PurePosixPath(p).parts]
+
+
 def plan_shards(
     videos: pd.DataFrame, protocols: pd.DataFrame, length: int, count: int, samples_per_shard: int
 ) -> Plan:
@@ -100,6 +111,10 @@ def plan_shards(
     rejects = []
     for video in videos.sort_values("video_id").to_dict("records"):
         video_id = video["video_id"]
+        escaping = escaping_paths(video)
+        if escaping:
+            rejects.append(_reject(video_id, "unsafe_path", f"paths must stay inside the raw root: {escaping}"))
+            continue
         if video_id not in memberships:
             rejects.append(_reject(video_id, "not_in_any_protocol", "no protocol split selects this recording"))
             continue

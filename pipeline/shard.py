@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from .cli import add_verbosity_arguments, configure_logging, progress_enabled
 from .io import write_json_atomic, write_parquet_atomic
 from .params import dataset_path, load_section
 from .plan import ShardPlan, plan_shards
@@ -28,7 +29,9 @@ from .shard_task import PARTS, finished_part, write_shard
 log = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["video_id", "window", "stage", "reason", "detail"]
-SAMPLE_COLUMNS = ["key", "video_id", "window", "frames", "shard", "crop_method", "frame_count_mismatch", "sha256"]
+SAMPLE_COLUMNS = [
+    "key", "video_id", "window", "frames", "shard", "crop_method", "annotation_issue", "frame_count_mismatch", "sha256",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ def run(config: StageConfig) -> StageSummary:
             failed.append(name)
         else:
             results[name] = result
+    _remove_leftovers(config.out, {s.name for s in plan.shards})  # a worker killed mid-write leaves its temporary
     ordered = [results[s.name] for s in plan.shards if s.name in results]
     lost = [_failed_window(task.video["video_id"], window.index, shard.name)
             for shard in plan.shards if shard.name in failed for task in shard.recordings for window in task.windows]
@@ -116,7 +120,8 @@ def _execute(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
     from tqdm import tqdm
 
     recordings = {s.name: len(s.recordings) for s in todo}
-    bar = tqdm(total=sum(recordings.values()), unit="rec", desc="shard", disable=not todo, file=sys.stderr)
+    bar = tqdm(total=sum(recordings.values()), unit="rec", desc="shard", disable=not (todo and progress_enabled()),
+               file=sys.stderr)
     written = 0
     for name, result in _results(todo, config):
         written += 0 if isinstance(result, BaseException) else result["n_samples"]
@@ -132,7 +137,11 @@ def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
         return
     if config.workers == 0 and config.scheduler is None:
         for shard in todo:  # in-process: for debugging and profiling
-            yield shard.name, write_shard(shard, *args)
+            try:
+                result = write_shard(shard, *args)
+            except Exception as error:  # as under Dask: this shard fails, the others are still written
+                result = error
+            yield shard.name, result
         return
     from distributed import Client, LocalCluster, as_completed
 
@@ -223,6 +232,24 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> StageC
     )
 
 
+def format_summary(summary: StageSummary, config: StageConfig) -> str:
+    """The one-screen account of a run: what went in, what came out, where, what was rejected, how long."""
+    kept = summary.recordings - summary.rejected_recordings
+    lines = [
+        f"  recordings  {summary.recordings} ({kept} with samples, {summary.rejected_recordings} wholly rejected)",
+        f"  samples     {summary.samples}",
+        f"  shards      {summary.shards} ({summary.reused} reused) in {config.out}",
+        f"  manifests   {config.manifests}",
+    ]
+    reasons = sorted(summary.rejects_by_reason.items(), key=lambda item: (-item[1], item[0]))
+    lines.append(f"  rejects     {sum(summary.rejects_by_reason.values())} (windows or recordings, see rejects.parquet)")
+    lines += [f"    {reason:<20} {count}" for reason, count in reasons]
+    if summary.failed_shards:
+        lines.append(f"  failed      {len(summary.failed_shards)} shards: {', '.join(summary.failed_shards)}")
+    lines.append(f"  time        {summary.seconds:.1f} s")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.shard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
@@ -233,21 +260,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786)")
     parser.add_argument("--params", type=Path, help="params.yaml to read defaults from")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any recording or window is rejected")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     params = load_section("shard", args.params)
     strict = args.strict
-    del args.params, args.strict
+    del args.params, args.strict, args.quiet, args.verbose
+    config = config_from_args(args, params)
+    log.info("sharding %s → %s (manifests in %s)", config.root, config.out, config.manifests)
     try:
-        summary = run(config_from_args(args, params))
+        summary = run(config)
     except FileNotFoundError as error:
         log.error("%s", error)
         return 2
-    log.info(
-        "%d recordings → %d samples in %d shards (%d reused); %d recordings rejected %s; %.1f s",
-        summary.recordings, summary.samples, summary.shards, summary.reused,
-        summary.rejected_recordings, summary.rejects_by_reason, summary.seconds,
-    )
+    log.info("summary of %s\n%s", args.dataset, format_summary(summary, config))
     if summary.failed_shards:
         log.error("%d shards failed: %s — rerun to retry them", len(summary.failed_shards), summary.failed_shards)
         return 1

@@ -8,6 +8,7 @@ metadata (mtime 0, uid/gid 0, mode 0644), so the same inputs give byte-identical
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -91,6 +92,10 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
         part_path(out, plan.name).unlink(missing_ok=True)  # an older part must never vouch for this tar
         os.replace(tmp, final)
         write_json_atomic(result, part_path(out, plan.name))
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(error.errno, f"{error.strerror} while writing shard {final}") from error
+        raise
     finally:
         tmp.unlink(missing_ok=True)  # an interrupted or failed attempt leaves nothing behind
     return result

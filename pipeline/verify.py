@@ -14,14 +14,14 @@ import tarfile
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .samples import payload_digest
+from .cli import add_verbosity_arguments, configure_logging
+from .samples import IMAGE_FORMATS, decode_image, payload_digest
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg")
+IMAGE_EXTENSIONS = tuple(f".{name}" for name in IMAGE_FORMATS)
 
 
 def read_tar_samples(path: Path) -> dict[str, dict[str, bytes]]:
@@ -40,8 +40,6 @@ def read_tar_samples(path: Path) -> dict[str, dict[str, bytes]]:
 
 def member_problem(extension: str, data: bytes) -> str | None:
     """Why a member cannot be decoded, or None. Only images and JSON are ever decoded."""
-    import cv2
-
     if extension == "json":
         try:
             json.loads(data)
@@ -49,8 +47,10 @@ def member_problem(extension: str, data: bytes) -> str | None:
             return f"invalid JSON ({error})"
         return None
     if extension.endswith(IMAGE_EXTENSIONS):
-        if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
-            return "image does not decode"
+        try:
+            decode_image(data)
+        except ValueError as error:
+            return str(error)
         return None
     return f"unexpected member type .{extension} (never decoded)"
 
@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shards", required=True, type=Path, help="folder of .tar shards")
     parser.add_argument("--manifests", type=Path, help="manifest folder (default: manifests/<shard folder name>)")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     manifests = args.manifests or Path("manifests") / args.shards.name
     problems = verify(args.shards, manifests)
     for problem in problems:

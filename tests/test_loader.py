@@ -9,9 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
-from training.augment import AugmentConfig, geometric_matrix
-from training.data import SampleDecoder, SplitShards, iterate_eval, loader, split_shards, train_pipeline
+from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
+from pipeline.samples import decode_image
+from training.data import CorruptSamples, SampleDecoder, SplitShards, iterate_eval, loader, split_shards, train_pipeline
+from training.tar_stream import tar_samples
+from training.scoring import model_inputs
 
 
 @pytest.mark.parametrize("workers", [0, 1, 2])
@@ -32,7 +36,9 @@ def test_training_epoch_has_a_fixed_length_and_batch_shapes(cefa_shards):
     pipeline = train_pipeline(shards, ["rgb", "depth"], batch_size=4, epoch_samples=20, seed=1)
     batches = list(loader(pipeline, 0))
     assert len(batches) == 5  # ceil(20 / 4), whatever the split holds
-    assert batches[0]["rgb"].shape == (4, 3, 112, 112) and batches[0]["depth_di"].shape == (4, 3, 112, 112)
+    # uint8 from the workers, grey as one channel: model_inputs normalises them on the device
+    assert batches[0]["rgb"].shape == (4, 3, 112, 112) and batches[0]["depth_di"].shape == (4, 1, 112, 112)
+    assert batches[0]["rgb"].dtype == batches[0]["depth_di"].dtype == torch.uint8
     assert set(batches[0]) >= {"rgb", "rgb_di", "depth", "depth_di", "label", "video_id"}
     assert "ir" not in batches[0]
     again = list(loader(train_pipeline(shards, ["rgb", "depth"], batch_size=4, epoch_samples=20, seed=1), 0))
@@ -53,9 +59,9 @@ def test_one_geometric_transform_for_every_image_of_a_sample():
     decoder = SampleDecoder(["rgb", "depth", "ir"], AugmentConfig(colour=0.0), train=True, seed=3)
     outputs = [decoder(dict(sample)) for _ in range(5)]
     for out in outputs:
-        reference = out["rgb"][0]
-        for name in ("rgb_di", "depth", "depth_di", "ir", "ir_di"):
-            np.testing.assert_allclose(out[name][0], reference, atol=1e-6)
+        reference = out["rgb"][..., 0]
+        for name in ("rgb_di", "depth", "depth_di", "ir", "ir_di"):  # grey ones warped four to a call
+            np.testing.assert_array_equal(out[name][..., 0], reference)
     assert len({out["rgb"].tobytes() for out in outputs}) > 1  # and it is random across samples
 
 
@@ -83,3 +89,74 @@ def test_pickle_members_are_never_deserialised(tmp_path):
             tar.addfile(info, io.BytesIO(data))
     batches = list(iterate_eval(SplitShards("p", "test", [str(shard)], 1), ["rgb"], 1, 0))
     assert batches[0]["key"] == ["k"] and not (tmp_path / "pwned").exists()
+
+
+def test_model_inputs_normalise_as_the_float_formula_did(cefa_shards):
+    """The device-side normalisation equals, bit for bit, the per-image numpy formula the workers used
+    to run: ``(x / 255 - mean) / std`` in float32, grey replicated to three channels."""
+    shards = split_shards(cefa_shards.manifests, "4_1", "train", cefa_shards.out)
+    batch = next(iter(loader(train_pipeline(shards, ["rgb", "depth"], batch_size=2, seed=1), 0)))
+    inputs = model_inputs(batch, ["rgb", "depth"], torch.device("cpu"))
+    assert set(inputs) == {"rgb", "rgb_di", "depth", "depth_di"}
+    for name, tensor in inputs.items():
+        for image, got in zip(batch[name].numpy(), tensor.numpy()):
+            hwc = np.repeat(image.transpose(1, 2, 0), 3 // image.shape[0], axis=2)
+            expected = ((hwc.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+            assert got.dtype == np.float32 and np.array_equal(got, expected), name
+
+
+def _float_jitter(rgb: np.ndarray, brightness: float, contrast: float, saturation: float) -> np.ndarray:
+    """The float formula colour_jitter replaced."""
+    image = rgb.astype(np.float32)
+    grey = image.mean(axis=2, keepdims=True)
+    image = grey + (image - grey) * saturation
+    image = (image - image.mean()) * contrast + image.mean()
+    return np.clip(image * brightness, 0, 255).astype(np.uint8)
+
+
+def test_colour_jitter_matches_the_float_formula_to_one_grey_level():
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        ours = colour_jitter(image, 0.4, np.random.default_rng(seed)).astype(int)
+        factors = 1.0 + np.random.default_rng(seed).uniform(-0.4, 0.4, size=3)
+        reference = _float_jitter(image, *factors).astype(int)
+        assert np.abs(ours - reference).max() <= 1 and abs((ours - reference).mean()) < 0.2
+
+
+def _tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_tar_reader_reads_what_tarfile_wrote_and_counts_a_truncated_shard(tmp_path):
+    long_key = "k" * 120  # longer than a tar header's name field: a GNU long-name member
+    members = [(f"{key}.{ext}", f"{key}-{ext}".encode() * n) for key in ("a", long_key) for ext, n in (("json", 1), ("x", 700))]
+    whole = _tar(tmp_path / "whole.tar", members)
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole.read_bytes()[:1800])  # inside the first sample's second member
+    handler = CorruptSamples()
+    samples = list(tar_samples(handler)([{"url": str(whole)}, {"url": str(cut)}]))
+    assert [s["__key__"] for s in samples] == ["a", long_key, "a"] and handler.skipped == 1
+    assert samples[1]["x"] == f"{long_key}-x".encode() * 700 and samples[0]["__url__"] == str(whole)
+    with pytest.raises(ValueError, match="truncated tar member"):
+        list(tar_samples(CorruptSamples(fail_fast=True))([{"url": str(cut)}]))
+
+
+def test_npy_members_are_read_without_copies_or_objects():
+    def npy(array: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=True)
+        return buffer.getvalue()
+
+    image = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    assert np.array_equal(decode_image(npy(image)), image)
+    assert np.array_equal(decode_image(npy(np.asfortranarray(image))), image)
+    with pytest.raises(ValueError, match="Python objects"):
+        decode_image(npy(np.array([{"a": 1}], dtype=object)))
+    with pytest.raises(ValueError):
+        decode_image(npy(image)[:-1])  # truncated data

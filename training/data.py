@@ -8,7 +8,7 @@ shard stage), so nothing scans tars to learn an epoch length.
 * dev / test: every shard once, split across ranks (``torchrun``) and DataLoader workers, so every
   sample is seen exactly once overall; centre crops.
 
-Members are decoded by this module only (PNG/JPEG images and JSON): nothing is ever unpickled.
+Members are decoded here only (images by ``pipeline.samples.decode_image``, and JSON): nothing is ever unpickled.
 """
 from __future__ import annotations
 
@@ -22,11 +22,15 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .augment import AugmentConfig, colour_jitter, geometric_matrix, to_tensor_array, warp
+from pipeline.samples import IMAGE_FORMATS, decode_image
+
+from .augment import AugmentConfig, colour_jitter, geometric_matrix, warp_all
+from .tar_stream import tar_samples
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = ("png", "jpg")
+#: The batch field that carries a packed batch's images between processes (see ``collate``).
+PACKED = "__packed__"
 
 
 @dataclass(frozen=True)
@@ -46,27 +50,51 @@ def split_shards(manifests: Path, protocol: str, split: str, shard_dir: Path | N
         raise KeyError(f"{manifests / 'splits.json'}: no shards for {name}; protocols with shards: {known}")
     entry = index["splits"][name]
     folder = shard_dir or Path(index["shard_dir"])
+    for shard in entry["shards"]:
+        if Path(shard).name != shard or not shard.endswith(".tar"):  # a shard list names files of one folder
+            raise ValueError(f"{manifests / 'splits.json'}: {name} lists {shard!r}, not a .tar file name")
     return SplitShards(protocol, split, [str(folder / shard) for shard in entry["shards"]], int(entry["n_samples"]))
 
 
-def _image(data: bytes) -> np.ndarray:
-    import cv2
-
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError("image does not decode")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
-
-
 def _member(sample: dict[str, Any], name: str) -> bytes:
-    for extension in IMAGE_EXTENSIONS:
+    for extension in IMAGE_FORMATS:
         if f"{name}.{extension}" in sample:
             return sample[f"{name}.{extension}"]
     raise KeyError(f"sample {sample.get('__key__')} in {sample.get('__url__')} has no {name} image")
 
 
+class CorruptSamples:
+    """What happens to a sample (or the rest of a tar) that does not read: skipped and counted, or fatal.
+
+    Used as WebDataset's error handler. Skipping is the default, so one bad sample does not end an
+    eight-GPU run at hour six; ``fail_fast`` raises instead. Each DataLoader worker counts its own
+    skips and hands them on in every batch's ``skipped`` field, so the training loop sees the total.
+    """
+
+    def __init__(self, fail_fast: bool = False):
+        self.fail_fast = fail_fast
+        self.skipped = 0
+
+    def __call__(self, error: Exception) -> bool:
+        if self.fail_fast:
+            raise error
+        self.skipped += 1
+        log.warning("skipping corrupt data (%d so far in this worker): %s", self.skipped, error)
+        return True  # WebDataset: go on with the next sample
+
+    def count_in_batches(self, batches: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Pipeline stage: each batch carries the skips since the previous one."""
+        reported = 0
+        for batch in batches:
+            batch["skipped"], reported = self.skipped - reported, self.skipped
+            yield batch
+
+
 class SampleDecoder:
-    """Raw tar members → arrays of the requested modalities, augmented or centre-cropped."""
+    """Raw tar members → uint8 HxWxC arrays (C = 1 for grey) of the requested modalities, augmented or
+    centre-cropped. ``collate`` turns them into NxCxHxW batches, still uint8 all the way to the device:
+    ``training.scoring.model_inputs`` normalises them there.
+    """
 
     def __init__(self, modalities: list[str], augment: AugmentConfig, train: bool, seed: int = 0):
         self.modalities, self.augment, self.train, self.seed = modalities, augment, train, seed
@@ -80,17 +108,21 @@ class SampleDecoder:
         return self._rng
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.decode(sample)
+        except (KeyError, ValueError, TypeError) as error:  # json, cv2 and npy errors included
+            raise ValueError(f"{sample.get('__url__')}: sample {sample.get('__key__')}: {error}") from error
+
+    def decode(self, sample: dict[str, Any]) -> dict[str, Any]:
         meta = json.loads(sample["json"])
-        images = {name: _image(_member(sample, name)) for m in self.modalities for name in (m, f"{m}_di")}
+        images = {name: decode_image(_member(sample, name)) for m in self.modalities for name in (m, f"{m}_di")}
         source = next(iter(images.values())).shape[0]
         rng = self.rng() if self.train else None
         matrix = geometric_matrix(source, self.augment, rng)
-        out: dict[str, Any] = {}
-        for name, image in images.items():
-            if rng is not None and name == "rgb" and self.augment.colour > 0:
-                image = colour_jitter(image, self.augment.colour, rng)
-            out[name] = to_tensor_array(warp(image, matrix, self.augment.input_size))
-        out["label"] = np.float32(meta["is_bonafide"])
+        if rng is not None and "rgb" in images and self.augment.colour > 0:
+            images["rgb"] = colour_jitter(images["rgb"], self.augment.colour, rng)
+        out: dict[str, Any] = warp_all(images, matrix, self.augment.input_size)
+        out["label"] = float(meta["is_bonafide"])
         out["video_id"] = meta["video_id"]
         out["attack_type"] = meta["attack_type"]
         out["subject"] = meta["subject"]
@@ -99,10 +131,40 @@ class SampleDecoder:
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    batch: dict[str, Any] = {}
-    for name, value in samples[0].items():
-        values = [s[name] for s in samples]
-        batch[name] = torch.from_numpy(np.stack(values)) if isinstance(value, (np.ndarray, np.floating)) else values
+    """Samples → a packed batch: the HxWxC images of each name stacked as NxCxHxW, name after name, into
+    ONE flat uint8 tensor; numbers and strings as lists. :func:`unpack` makes the named tensors in the
+    receiving process.
+
+    One tensor, because each tensor a DataLoader worker hands over costs a file-descriptor handshake
+    with the main process: with seven a batch that was most of the main process's time. Stacking
+    straight into the channel-first layout copies each image once, not twice (transpose, then stack).
+    """
+    first, count = samples[0], len(samples)
+    shapes = {name: (count, value.shape[2], *value.shape[:2])
+              for name, value in first.items() if isinstance(value, np.ndarray)}
+    flat = torch.empty(sum(math.prod(shape) for shape in shapes.values()), dtype=torch.uint8)
+    offset = 0
+    for name, shape in shapes.items():
+        size = math.prod(shape)
+        block = flat.numpy()[offset:offset + size].reshape(shape)
+        np.stack([s[name] for s in samples], out=block.transpose(0, 2, 3, 1))
+        offset += size
+    batch: dict[str, Any] = {name: [s[name] for s in samples] for name in first if name not in shapes}
+    return batch | {PACKED: (flat, shapes)}
+
+
+def unpack(batch: dict[str, Any]) -> dict[str, Any]:
+    """A packed batch (see :func:`collate`) → uint8 NxCxHxW tensors by name (views of the one flat
+    tensor), float32 tensors for lists of numbers, lists for the rest."""
+    flat, shapes = batch.pop(PACKED)
+    offset = 0
+    for name, shape in shapes.items():
+        size = math.prod(shape)
+        batch[name] = flat[offset:offset + size].view(shape)
+        offset += size
+    for name, values in batch.items():
+        if isinstance(values, list) and values and isinstance(values[0], float):
+            batch[name] = torch.tensor(values, dtype=torch.float32)
     return batch
 
 
@@ -122,39 +184,47 @@ def seeded_shuffle(buffer: int, seed: int):
 def train_pipeline(
     shards: SplitShards, modalities: list[str], batch_size: int, epoch_samples: int | None = None,
     augment: AugmentConfig = AugmentConfig(), shuffle_buffer: int = 500, seed: int = 0,
-    world_size: int = 1, num_workers: int = 0,
+    world_size: int = 1, num_workers: int = 0, on_error: CorruptSamples | None = None,
 ):
     """Endless resampled stream cut into epochs of a fixed number of batches per worker."""
     import webdataset as wds
 
+    on_error = on_error or CorruptSamples()
     per_epoch = epoch_samples or shards.n_samples
     batches = max(1, math.ceil(per_epoch / (batch_size * world_size * max(1, num_workers))))
     return wds.DataPipeline(
         wds.ResampledShards(shards.urls, seed=seed, deterministic=True),
-        wds.tarfile_to_samples(),
+        tar_samples(on_error),
         seeded_shuffle(shuffle_buffer, seed),
-        wds.map(SampleDecoder(modalities, augment, train=True, seed=seed)),
+        wds.map(SampleDecoder(modalities, augment, train=True, seed=seed), handler=on_error),
         wds.batched(batch_size, collation_fn=collate, partial=False),
+        on_error.count_in_batches,
     ).with_epoch(batches)
 
 
-def eval_pipeline(shards: SplitShards, modalities: list[str], batch_size: int, augment: AugmentConfig = AugmentConfig()):
+def eval_pipeline(shards: SplitShards, modalities: list[str], batch_size: int, augment: AugmentConfig = AugmentConfig(),
+                  on_error: CorruptSamples | None = None):
     """Every sample exactly once across ranks and workers, in shard order, centre-cropped."""
     import webdataset as wds
 
+    on_error = on_error or CorruptSamples()
     return wds.DataPipeline(
         wds.SimpleShardList(shards.urls),
         wds.split_by_node,
         wds.split_by_worker,
-        wds.tarfile_to_samples(),
-        wds.map(SampleDecoder(modalities, augment, train=False)),
+        tar_samples(on_error),
+        wds.map(SampleDecoder(modalities, augment, train=False), handler=on_error),
         wds.batched(batch_size, collation_fn=collate, partial=True),
+        on_error.count_in_batches,
     )
 
 
-def loader(pipeline, num_workers: int) -> torch.utils.data.DataLoader:
-    """A DataLoader over an already-batched pipeline (batch_size=None: WebDataset batches)."""
-    return torch.utils.data.DataLoader(pipeline, batch_size=None, num_workers=num_workers, persistent_workers=False)
+def loader(pipeline, num_workers: int) -> Iterator[dict[str, Any]]:
+    """The batches of an already-batched pipeline through a DataLoader (batch_size=None: WebDataset
+    batches), unpacked in this process. Workers start at the first batch."""
+    batches = torch.utils.data.DataLoader(pipeline, batch_size=None, num_workers=num_workers, persistent_workers=False)
+    for batch in batches:
+        yield unpack(batch)
 
 
 def eval_workers(shards: SplitShards, requested: int, world_size: int = 1) -> int:
@@ -164,6 +234,7 @@ def eval_workers(shards: SplitShards, requested: int, world_size: int = 1) -> in
 
 
 def iterate_eval(shards: SplitShards, modalities: list[str], batch_size: int, num_workers: int,
-                 world_size: int = 1) -> Iterator[dict[str, Any]]:
+                 world_size: int = 1, fail_fast: bool = False) -> Iterator[dict[str, Any]]:
     workers = eval_workers(shards, num_workers, world_size)
-    yield from loader(eval_pipeline(shards, modalities, batch_size), workers)
+    pipeline = eval_pipeline(shards, modalities, batch_size, on_error=CorruptSamples(fail_fast))
+    yield from loader(pipeline, workers)

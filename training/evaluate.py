@@ -6,7 +6,8 @@
 With a checkpoint, every dev and test window is scored by SD-Net and video scores are the mean of
 their windows. Any other model's per-video scores can be evaluated the same way from CSV files with
 the columns ``video_id,score,is_bonafide,attack_type`` (score higher = more bona fide). Writes
-``metrics.json`` (for ``dvc metrics show``), ROC/DET data (for ``dvc plots``) and per-video scores.
+``metrics.json`` (for ``dvc metrics show``), ROC/DET data (for ``dvc plots``), ``roc.png`` and ``det.png``
+(the dev threshold's operating point marked) and per-video scores.
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.cli import add_verbosity_arguments, configure_logging
 from pipeline.params import load_section
 
 from .data import split_shards
 from .distributed import setup, teardown
 from .metrics import evaluate_split_scores, write_report
+from .plots import write_curve_plots
 from .scores import read_score_csv, video_scores
 from .scoring import score_windows
 from .train import TrainConfig, build_model, load_checkpoint, split_modalities, split_protocol
@@ -91,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="report folder (default: <train.out>/eval)")
     parser.add_argument("--rule", default="eer", help="threshold rule applied on dev: eer or bpcer20")
     parser.add_argument("--params", type=Path)
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     if args.scores_dev or args.scores_test:
         if not (args.scores_dev and args.scores_test and args.out):
             parser.error("--scores-dev, --scores-test and --out go together")
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         teardown()
     report = evaluate_split_scores(dev, test, rule=args.rule)
     write_report(report, dev, test, out)
+    write_curve_plots(dev, test, float(report["threshold"]), out)
     test_report = report["test"]
     log.info("threshold %s (%s on dev) → test ACER %s, APCER max %s, BPCER %s → %s", report["threshold"], args.rule,
              test_report["acer"], test_report["apcer_max"], test_report["bpcer"], out)

@@ -1,20 +1,26 @@
 """Scoring every window of a protocol split with a model: one row per window in the score schema."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
 import torch
 
+from .augment import normalise
 from .data import SplitShards, iterate_eval
 from .distributed import gather_rows
+
+log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ["key", "video_id", "subject", "is_bonafide", "attack_type", "score"]
 
 
 def model_inputs(batch: dict[str, Any], modalities: list[str], device: torch.device) -> dict[str, torch.Tensor]:
+    """A batch's uint8 images, moved to ``device`` and ImageNet-normalised there: the one place where
+    training, scoring and the benchmarks turn loader output into model input."""
     names = [n for m in modalities for n in (m, f"{m}_di")]
-    return {n: batch[n].to(device, non_blocking=True) for n in names}
+    return {n: normalise(batch[n].to(device, non_blocking=True)) for n in names}
 
 
 @torch.no_grad()
@@ -27,13 +33,16 @@ def score_windows(
     core = model.module if hasattr(model, "module") else model
     was_training = core.training
     core.eval()
-    rows = []
+    rows, skipped = [], 0
     for batch in iterate_eval(shards, modalities, batch_size, num_workers, world_size):
+        skipped += batch["skipped"]
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             scores = core.score(core(model_inputs(batch, modalities, device))).float().cpu().tolist()
         for i, score in enumerate(scores):
             rows.append((batch["key"][i], batch["video_id"][i], batch["subject"][i], bool(batch["label"][i] > 0.5),
                          batch["attack_type"][i], score))
     core.train(was_training)
+    if skipped:
+        log.warning("%s/%s: %d corrupt samples skipped: their windows have no score", shards.protocol, shards.split, skipped)
     rows = gather_rows(rows)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS).sort_values("key", ignore_index=True)

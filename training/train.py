@@ -20,11 +20,12 @@ from typing import Any
 
 import torch
 
+from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
 from pipeline.params import load_section
 from pipeline.protocols import load_spec
 
 from .augment import AugmentConfig
-from .data import loader, split_shards, train_pipeline
+from .data import CorruptSamples, loader, split_shards, train_pipeline
 from .distributed import DistInfo, setup, teardown
 from .metrics import pad_metrics, threshold_at_eer
 from .model import SDNet
@@ -62,6 +63,7 @@ class TrainConfig:
     max_rotation: float = 30.0
     colour: float = 0.2
     init_weights: str | None = None
+    fail_on_corrupt: bool = False
 
     @property
     def augment(self) -> AugmentConfig:
@@ -109,8 +111,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: DistInfo) -> dict[str, float]:
     core = model.module if hasattr(model, "module") else model
     model.train()
-    correct, count, loss_sum = 0, 0, 0.0
+    correct, count, loss_sum, skipped = 0, 0, 0.0, 0
     for batch in batches:
+        skipped += batch["skipped"]
         target = batch["label"].to(dist.device)
         with torch.autocast(dist.device.type, enabled=dist.device.type == "cuda"):
             logits = model(model_inputs(batch, modalities, dist.device))
@@ -122,7 +125,9 @@ def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: 
         loss_sum += loss.detach().item() * len(target)
         correct += int(((core.score(logits).detach() >= 0.5).float() == target).sum())
         count += len(target)
-    return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1)}
+    if skipped:
+        log.warning("%d corrupt samples skipped this epoch (train.fail_on_corrupt: true stops instead)", skipped)
+    return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1), "train/skipped": skipped}
 
 
 def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None) -> dict[str, float]:
@@ -159,9 +164,11 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     )
     if live is not None:
         live.step = start  # dvclive's own resume cannot tell "one step logged" from "none"
-    for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not dist.is_main, file=sys.stderr):
+    for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not (dist.is_main and progress_enabled()),
+                      file=sys.stderr):
         pipeline = train_pipeline(train_shards, modalities, config.batch_size, config.epoch_samples, config.augment,
-                                  config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers)
+                                  config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers,
+                                  CorruptSamples(config.fail_on_corrupt))
         metrics = train_epoch(model, optimizer, scaler, loader(pipeline, config.num_workers), modalities, dist)
         metrics["lr"] = scheduler.get_last_lr()[0]  # the rate this epoch trained with
         scheduler.step()
@@ -222,11 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     parser.add_argument("--params", type=Path, help="params.yaml to read defaults from")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     params = load_section("train", args.params)
     resume, device = args.resume, args.device
-    for name in ("resume", "params", "device"):
+    for name in ("resume", "params", "device", "quiet", "verbose"):
         delattr(args, name)
     dist = setup(device)
     try:

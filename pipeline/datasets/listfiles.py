@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from .records import ListEntry
@@ -34,10 +34,20 @@ def read_list_files(
             if not tokens:
                 continue
             try:
+                _refuse_escaping_paths(tokens)
                 entries.append(parse_line(match, tokens, path.name))
             except (ValueError, IndexError, KeyError) as error:
                 raise ListFormatError(f"{path}:{number}: cannot parse {line!r}: {error}") from None
     return entries
+
+
+def _refuse_escaping_paths(tokens: list[str]) -> None:
+    """A list names recordings inside the dataset: an absolute path or a ``..`` step is refused."""
+    for token in tokens:
+        if "/" in token or "\\" in token:
+            parts = PurePosixPath(token.replace("\\", "/"))
+            if parts.is_absolute() or ".." in parts.parts:
+                raise ValueError(f"path {token!r} points outside the dataset root")
 
 
 def binary_label(token: str, bonafide: str) -> bool:

@@ -154,6 +154,8 @@ class Scan:
 
     recordings: list[Recording] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Recordings kept with a caveat (e.g. no annotation file: the detector finds their faces).
+    notes: list[Problem] = field(default_factory=list)
     memberships: list[ListEntry] = field(default_factory=list)
 
     def add(self, recording: Recording | None = None, problem: Problem | None = None) -> None:

@@ -24,27 +24,32 @@ def subdirs(folder: Path, scan: Scan, root: Path, allowed: set[str] | None = Non
     return found
 
 
-def add_parsed(scan: Scan, root: Path, path: Path, parse: Callable[[Path], Recording]) -> None:
+def add_parsed(scan: Scan, root: Path, path: Path, parse: Callable[[Path], Recording]) -> bool:
     """Parse one recording; a naming or schema error is reported against its path and the walk goes on."""
     rel = path.relative_to(root).as_posix()
     try:
         scan.add(recording=parse(path))
+        return True
     except ScanError as error:
         scan.add(problem=Problem(rel, error.reason, error.detail))
     except RecordError as error:
         scan.add(problem=Problem(rel, "invalid_record", str(error)))
+    return False
 
 
 def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str, parse: Callable[[Path], Recording]) -> None:
     """Videos of one folder, each with an optional annotation file beside it (``.txt``, ``.face``).
 
-    An annotation without its video, and any other file, is reported.
+    An annotation without its video, and any other file, is reported; a video without its
+    annotation is kept and noted.
     """
     videos = {p.stem for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
     for entry in sorted(folder.iterdir()):
         rel = entry.relative_to(root).as_posix()
         if entry.suffix.lower() in VIDEO_SUFFIXES:
-            add_parsed(scan, root, entry, parse)
+            if add_parsed(scan, root, entry, parse) and not entry.with_suffix(annotation_suffix).is_file():
+                detail = f"no {annotation_suffix} file beside the video: a detector will find its faces"
+                scan.notes.append(Problem(rel, "missing_annotation", detail))
         elif entry.suffix == annotation_suffix and entry.stem not in videos:
             scan.add(problem=Problem(rel, "orphan_annotation", f"{annotation_suffix} file without its video"))
         elif entry.suffix != annotation_suffix:

@@ -1,0 +1,221 @@
+"""Stage ``report``: what the pipeline made, for a researcher to look at before training.
+
+    python -m pipeline.report --dataset cefa [--root DIR] [--manifests DIR] [--shards DIR] [--out DIR]
+                              [--per-type N] [--params FILE]
+
+Writes into ``<out>`` (default ``reports/<dataset>``): ``sheets/<attack type>.png`` (per attack type, a
+grid of samples, every modality's static crop beside its dynamic image, labelled with the recording
+id), ``sheets/rejects.png`` (first frames of rejected recordings with their reasons), ``plots/*.png``
+(frame counts, crop sizes) and ``report.html``, one self-contained page with the counts per attribute
+and per protocol split, the plots and the sheets. Paths default to ``params.yaml`` (section ``shard``).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import report_data as data
+from . import report_html as html
+from .cli import add_verbosity_arguments, configure_logging
+from .datasets.records import MODALITIES
+from .params import dataset_path, load_section
+from .report_plots import histogram_png
+from .report_sheets import Sheet, compose_sheet
+from .samples import IMAGE_FORMATS, decode_image
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIDE = 128  # tile side when no shard says otherwise
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    dataset: str
+    root: Path
+    manifests: Path
+    shards: Path
+    out: Path
+    per_type: int = 8  # recordings per attack-type sheet
+    max_rejects: int = 48  # recordings on the rejects sheet
+    max_reject_rows: int = 500  # rows of the rejects table in the page
+
+
+@dataclass
+class ReportResult:
+    html: Path
+    sheets: dict[str, Sheet] = field(default_factory=dict)  # attack type (or "rejects") → sheet
+    sheet_paths: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def build_report(config: ReportConfig) -> ReportResult:
+    """Read manifests and shards, write the sheets, plots and page. Tests call this directly."""
+    started = time.perf_counter()
+    m = data.load_manifests(config.manifests)
+    chosen = data.sheet_samples(m, config.per_type)
+    wanted = {key for rows in chosen.values() for key in rows["key"]}
+    log.info("reading %d shards from %s", len(m.shards), config.shards)
+    scan = data.scan_shards(config.shards, list(m.shards["shard"]), wanted)
+    side = int(scan.crops["crop_size"].iloc[0]) if len(scan.crops) else DEFAULT_SIDE
+    sheets = {attack: _sample_sheet(config.dataset, attack, rows, scan.members, side) for attack, rows in chosen.items()}
+    rejects = data.reject_cells(m, config.max_rejects)
+    if len(rejects):
+        sheets["rejects"] = _rejects_sheet(config, m, rejects, side)
+    result = ReportResult(config.out / "report.html", sheets)
+    _clear(config.out / "sheets")
+    for name, sheet in sheets.items():
+        result.sheet_paths[name] = sheet.save(config.out / "sheets" / f"{name}.png")
+    plots = _plots(m, scan.crops)
+    (config.out / "plots").mkdir(parents=True, exist_ok=True)
+    for name, png in plots.items():
+        (config.out / "plots" / f"{name}.png").write_bytes(png)
+    ids = {attack: list(rows["video_id"]) for attack, rows in chosen.items()} | {"rejects": list(rejects["video_id"])}
+    document = _page(config, m, scan.crops, sheets, ids, plots)
+    tmp = result.html.with_name(f".{result.html.name}.tmp-{os.getpid()}")
+    tmp.write_text(document, encoding="utf-8")
+    os.replace(tmp, result.html)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _clear(folder: Path) -> None:
+    """Sheets of an earlier run (an attack type that is gone) must not linger beside the new ones."""
+    for old in folder.glob("*.png"):
+        old.unlink()
+
+
+def sample_tiles(members: dict[str, bytes]) -> list[tuple[str, np.ndarray]]:
+    """(name, image) of every modality in a sample, static crop then dynamic image: rgb, rgb_di, depth, …"""
+    tiles = []
+    for modality in MODALITIES:
+        for name in (modality, f"{modality}_di"):
+            found = [ext for ext in IMAGE_FORMATS if f"{name}.{ext}" in members]
+            if found:
+                tiles.append((name, decode_image(members[f"{name}.{found[0]}"])))
+    return tiles
+
+
+def _sample_sheet(dataset: str, attack: str, rows: pd.DataFrame, members: dict, side: int) -> Sheet:
+    cells = [([f"{r.video_id}  window {r.window}"], sample_tiles(members[r.key])) for r in rows.itertuples()]
+    title = f"{dataset} - {attack}: {len(cells)} recordings, one window each (static crop | dynamic image)"
+    log.info("sheet %s: %d recordings", attack, len(cells))
+    return compose_sheet(title, cells, side)
+
+
+def _rejects_sheet(config: ReportConfig, m: data.Manifests, rejects: pd.DataFrame, side: int) -> Sheet:
+    videos = m.videos.set_index("video_id", drop=False)
+    cells = [([r.video_id, f"{r.reasons} ({r.windows})", r.detail], data.first_frames(config.root, videos.loc[r.video_id]))
+             for r in rejects.itertuples()]
+    total = m.rejects["video_id"].nunique()
+    title = f"{config.dataset} - rejects: first frames of {len(cells)} of {total} recordings with rejected windows"
+    return compose_sheet(title, cells, side)
+
+
+def _plots(m: data.Manifests, crops: pd.DataFrame) -> dict[str, bytes]:
+    by_method = {method: group["crop_side"].to_numpy() for method, group in crops.groupby("crop_method")}
+    return {
+        "frame_counts": histogram_png(data.frame_counts(m.videos), "Frames per recording", "frames"),
+        "crop_sizes": histogram_png(by_method, "Face box side per window, by crop method", "pixels in the source frame"),
+    }
+
+
+def _page(config: ReportConfig, m: data.Manifests, crops: pd.DataFrame, sheets: dict[str, Sheet],
+          ids: dict[str, list[str]], plots: dict[str, bytes]) -> str:
+    sections = [
+        ("summary", "Summary", html.table_html(_totals(m), "totals")),
+        ("attributes", "Per attribute", html.tiles(
+            [f"<h3>{column}</h3>" + html.table_html(data.attribute_table(m, column), f"attr-{column}")
+             for column in data.attribute_columns(m.videos)])),
+        ("splits", "Per protocol split", html.paragraph(
+            "windows: samples in the split's shards; rejected recordings: members of the split with no sample.")
+         + html.table_html(data.split_table(m), "splits")),
+        ("distributions", "Distributions", _distributions(plots, crops)),
+        ("sheets", "Contact sheets", "".join(_figure(name, sheet, ids[name]) for name, sheet in sheets.items()
+                                             if name != "rejects")),
+        ("rejects", "Rejects", _rejects_section(config, m, sheets.get("rejects"), ids["rejects"])),
+    ]
+    meta = [f"manifests: {config.manifests}", f"shards: {config.shards}", f"raw data: {config.root}",
+            "written by python -m pipeline.report"]
+    return html.page(f"Dataset report: {config.dataset}", meta, sections)
+
+
+def _figure(name: str, sheet: Sheet, ids: list[str]) -> str:
+    return html.image_html(sheet.png(), f"contact sheet: {name}", f"{name}: {', '.join(ids)}", f"sheet-{name}")
+
+
+def _totals(m: data.Manifests) -> pd.DataFrame:
+    rows = [
+        ("recordings", len(m.videos)), ("bona fide recordings", int(m.videos["is_bonafide"].sum())),
+        ("attack recordings", int((~m.videos["is_bonafide"]).sum())), ("windows (samples)", len(m.samples)),
+        ("shards", len(m.shards)), ("shard bytes", int(m.shards["n_bytes"].sum())),
+        ("wholly rejected recordings", len(data.rejected_recordings(m))), ("reject rows", len(m.rejects)),
+    ]
+    return pd.DataFrame(rows, columns=["what", "count"])
+
+
+def _distributions(plots: dict[str, bytes], crops: pd.DataFrame) -> str:
+    methods = crops.groupby("crop_method").agg(windows=("key", "size"), median_side=("crop_side", "median"),
+                                               min_side=("crop_side", "min"), max_side=("crop_side", "max"))
+    return (html.image_html(plots["frame_counts"], "frame counts", "Frames per recording, per modality.", "plot-frames")
+            + html.image_html(plots["crop_sizes"], "crop sizes",
+                              "Side of the face box each window was cropped from, in source pixels.", "plot-crops")
+            + html.table_html(methods.reset_index(), "crop-methods"))
+
+
+def _rejects_section(config: ReportConfig, m: data.Manifests, sheet: Sheet | None, ids: list[str]) -> str:
+    if m.rejects.empty:
+        return html.paragraph("No recording or window was rejected.")
+    listed = m.rejects.head(config.max_reject_rows).astype(object).where(m.rejects.notna(), "")
+    note = (f"first {config.max_reject_rows} of {len(m.rejects)} rows (all are in rejects.parquet)"
+            if len(m.rejects) > config.max_reject_rows else None)
+    parts = [html.table_html(data.reject_summary(m), "reject-reasons")]
+    if sheet is not None:
+        parts.append(_figure("rejects", sheet, ids))
+    parts.append(html.table_html(listed.assign(window=listed["window"].astype(str)), "rejects", note))
+    return "".join(parts)
+
+
+def config_from_args(args: argparse.Namespace, params: dict) -> ReportConfig:
+    def pick(name: str, template: str) -> Path:
+        value = getattr(args, name)
+        return Path(value) if value else dataset_path(template, args.dataset)
+
+    return ReportConfig(
+        dataset=args.dataset, root=pick("root", params["root"]), manifests=pick("manifests", params["manifests"]),
+        shards=pick("shards", params["out"]), out=pick("out", "reports/{dataset}"), per_type=args.per_type,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
+    parser.add_argument("--root", help="raw dataset root, for rejected recordings' frames (default: shard.root)")
+    parser.add_argument("--manifests", help="manifest folder (default: shard.manifests)")
+    parser.add_argument("--shards", help="folder of the .tar shards (default: shard.out)")
+    parser.add_argument("--out", help="report folder (default: reports/<dataset>)")
+    parser.add_argument("--per-type", type=int, default=8, dest="per_type", help="recordings per attack-type sheet")
+    parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths from")
+    add_verbosity_arguments(parser)
+    args = parser.parse_args(argv)
+    configure_logging(args)
+    config = config_from_args(args, load_section("shard", args.params))
+    try:
+        result = build_report(config)
+    except FileNotFoundError as error:
+        log.error("%s", error)
+        return 2
+    sheets = "\n".join(f"    {path}" for path in result.sheet_paths.values())
+    log.info("report of %s in %.1f s\n  page    %s\n  sheets\n%s\n  plots   %s", config.dataset, result.seconds,
+             result.html, sheets, config.out / "plots")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

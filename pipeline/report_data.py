@@ -1,0 +1,215 @@
+"""What the dataset report counts and shows, read from the manifests, the shards and the raw frames.
+
+Tar members are read as bytes and only images and JSON are decoded (nothing is unpickled); a shard is
+read in one pass that keeps every sample's JSON (for the crop sizes) and the images of the few samples
+that go on the contact sheets.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import tarfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cli import progress_enabled
+from .datasets.records import MODALITIES
+from .frames import DecodeError, open_source
+from .protocols import SPLITS
+
+log = logging.getLogger(__name__)
+
+MANIFESTS = ("videos", "protocols", "samples", "rejects", "shards")
+#: Columns that identify or locate a recording rather than describe it.
+NOT_ATTRIBUTES = {"video_id", "dataset", "subject", "is_bonafide", "annotation_path"}
+#: Above this many distinct values a column is an identifier (subject ids, file numbers), not a grouping.
+MAX_ATTRIBUTE_VALUES = 40
+NONE = "(none)"
+
+
+@dataclass
+class Manifests:
+    videos: pd.DataFrame
+    protocols: pd.DataFrame
+    samples: pd.DataFrame
+    rejects: pd.DataFrame
+    shards: pd.DataFrame
+
+
+def load_manifests(folder: Path) -> Manifests:
+    """The five manifests of one dataset; a missing one names the stage that writes it."""
+    tables = {}
+    for name in MANIFESTS:
+        path = folder / f"{name}.parquet"
+        if not path.is_file():
+            stage = "index" if name in ("videos", "protocols") else "shard"
+            raise FileNotFoundError(f"{path} does not exist: run `python -m pipeline.{stage}` first")
+        tables[name] = pd.read_parquet(path)
+    return Manifests(**tables)
+
+
+def rejected_recordings(m: Manifests) -> set[str]:
+    """Recordings with no sample at all (a recording that lost only some windows still has samples)."""
+    return set(m.rejects["video_id"]) - set(m.samples["video_id"])
+
+
+def attribute_columns(videos: pd.DataFrame) -> list[str]:
+    """The columns that group recordings: attack type, ethnicity, session, phone, … (whatever the dataset has)."""
+    columns = []
+    for column in videos.columns:
+        if column in NOT_ATTRIBUTES or column.startswith(("path_", "n_frames_")):
+            continue
+        values = videos[column].dropna()
+        if not values.empty and values.nunique() <= MAX_ATTRIBUTE_VALUES:
+            columns.append(column)
+    return columns
+
+
+def _per_video(m: Manifests) -> pd.DataFrame:
+    ids = m.videos["video_id"]
+    return pd.DataFrame({
+        "video_id": ids,
+        "windows": ids.map(m.samples.groupby("video_id").size()).fillna(0).astype(int),
+        "reject_rows": ids.map(m.rejects.groupby("video_id").size()).fillna(0).astype(int),
+        "rejected": ids.isin(rejected_recordings(m)),
+    })
+
+
+def attribute_table(m: Manifests, column: str) -> pd.DataFrame:
+    """Per value of ``column``: recordings, windows (samples), wholly rejected recordings, reject rows."""
+    values = m.videos[column].astype(object)
+    missing = values.isna() | (values == "")
+    # labels from the values themselves (a nullable integer column must not print as 5.0), in value order
+    order = [str(v) for v in sorted(values[~missing].unique())] + ([NONE] if missing.any() else [])
+    labels = [NONE if gone else str(v) for v, gone in zip(values, missing)]
+    table = _per_video(m).assign(value=labels).groupby("value").agg(
+        recordings=("video_id", "size"), windows=("windows", "sum"),
+        rejected_recordings=("rejected", "sum"), reject_rows=("reject_rows", "sum"),
+    ).reindex(order).reset_index()
+    return table.rename(columns={"value": column})
+
+
+def _natural(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def split_table(m: Manifests) -> pd.DataFrame:
+    """Per protocol split: recordings (bona fide / attack), windows in its shards, wholly rejected recordings."""
+    members = m.protocols[["protocol", "split", "video_id"]].drop_duplicates()
+    bonafide = m.videos.set_index("video_id")["is_bonafide"]
+    members = members.assign(is_bonafide=members["video_id"].map(bonafide).astype(bool),
+                             rejected=members["video_id"].isin(rejected_recordings(m)))
+    table = members.groupby(["protocol", "split"]).agg(
+        recordings=("video_id", "size"), bona_fide=("is_bonafide", "sum"), rejected_recordings=("rejected", "sum"),
+    ).reset_index()
+    table.insert(4, "attacks", table["recordings"] - table["bona_fide"])
+    # a sample belongs to every split of its shard's signature (how training reads it)
+    per_split = m.samples.merge(m.shards[["shard", "signature"]], on="shard").explode("signature")
+    windows = per_split.groupby("signature").size()
+    table.insert(5, "windows", [int(windows.get(f"{p}/{s}", 0)) for p, s in zip(table["protocol"], table["split"])])
+    order = table.apply(lambda r: (_natural(r["protocol"]), SPLITS.index(r["split"])), axis=1)
+    return table.iloc[sorted(range(len(table)), key=lambda i: order.iloc[i])].reset_index(drop=True)
+
+
+def reject_summary(m: Manifests) -> pd.DataFrame:
+    """Per reason: reject rows and distinct recordings."""
+    table = m.rejects.groupby("reason").agg(rows=("video_id", "size"), recordings=("video_id", "nunique"))
+    return table.reset_index().sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True)
+
+
+def frame_counts(videos: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Frames per recording, per modality present."""
+    counts = {}
+    for modality in MODALITIES:
+        column = f"n_frames_{modality}"
+        if column in videos and videos[column].notna().any():
+            counts[modality] = videos[column].dropna().to_numpy(dtype=int)
+    return counts
+
+
+def sheet_samples(m: Manifests, per_type: int) -> dict[str, pd.DataFrame]:
+    """Per attack type (bona fide first): up to ``per_type`` recordings spread over the sorted ids, one
+    sample each (its first window)."""
+    first = m.samples.sort_values(["video_id", "window"]).drop_duplicates("video_id")
+    first = first.merge(m.videos[["video_id", "attack_type"]], on="video_id").sort_values("video_id")
+    chosen = {}
+    for attack in sorted(first["attack_type"].unique(), key=lambda a: (a != "bonafide", a)):
+        group = first[first["attack_type"] == attack]
+        picks = np.unique(np.linspace(0, len(group) - 1, min(per_type, len(group))).round().astype(int))
+        chosen[attack] = group.iloc[picks][["key", "video_id", "window", "shard"]].reset_index(drop=True)
+    return chosen
+
+
+def reject_cells(m: Manifests, limit: int) -> pd.DataFrame:
+    """Recordings with rejects (``video_id``, ``reasons``, ``windows``, ``detail``), at most ``limit``,
+    taken in turn from each reason so that every reason is shown."""
+    rows = []
+    whole = rejected_recordings(m)
+    for video_id, group in m.rejects.groupby("video_id", sort=True):
+        windows = sorted(int(w) for w in group["window"].dropna())
+        listed = ("window " if len(windows) == 1 else "windows ") + ",".join(map(str, windows))
+        rows.append({"video_id": video_id, "reasons": ", ".join(sorted(set(group["reason"]))),
+                     "reason": group["reason"].iloc[0], "windows": "all windows" if video_id in whole else listed,
+                     "detail": _short_detail(str(group["detail"].iloc[0] or ""), video_id)})
+    table = pd.DataFrame(rows, columns=["video_id", "reasons", "reason", "windows", "detail"])
+    table["turn"] = table.groupby("reason").cumcount()
+    picked = table.sort_values(["turn", "reason", "video_id"]).head(limit)
+    return picked.drop(columns=["turn", "reason"]).reset_index(drop=True)
+
+
+def _short_detail(detail: str, video_id: str) -> str:
+    """A detail without the path up to the recording's folder: the file and the problem fit on a label."""
+    return detail.split(f"/{video_id}/", 1)[-1]
+
+
+def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | None]]:
+    """The first frame of each modality a recording has (None where it does not decode)."""
+    frames = []
+    for modality in MODALITIES:
+        path = video.get(f"path_{modality}")
+        if path is None or pd.isna(path):
+            continue
+        try:
+            frames.append((modality, open_source(root / str(path), grey=modality != "rgb").read([0])[0]))
+        except DecodeError as error:
+            log.debug("no first frame for %s: %s", video["video_id"], error)
+            frames.append((modality, None))
+    return frames
+
+
+@dataclass
+class ShardScan:
+    crops: pd.DataFrame  # key, video_id, crop_method, crop_side (face box side in source pixels), crop_size
+    members: dict[str, dict[str, bytes]]  # the wanted samples' members, by key and extension
+
+
+def scan_shards(shard_dir: Path, shards: list[str], wanted: set[str]) -> ShardScan:
+    """One pass over each tar: every sample's JSON, and all members of the ``wanted`` keys."""
+    from tqdm import tqdm
+
+    rows, members = [], defaultdict(dict)
+    for name in tqdm(shards, unit="shard", desc="read shards", disable=not progress_enabled(), file=sys.stderr):
+        with tarfile.open(shard_dir / f"{name}.tar", mode="r:") as tar:
+            for member in tar:
+                key, _, extension = member.name.partition(".")
+                if not member.isfile() or (extension != "json" and key not in wanted):
+                    continue  # image payloads of other samples are skipped, not read
+                data = tar.extractfile(member).read()
+                if key in wanted:
+                    members[key][extension] = data
+                if extension == "json":
+                    rows.append(_crop_row(key, json.loads(data)))
+    crops = pd.DataFrame(rows, columns=["key", "video_id", "crop_method", "crop_side", "crop_size"])
+    return ShardScan(crops, dict(members))
+
+
+def _crop_row(key: str, meta: dict) -> dict:
+    x0, y0, x1, y1 = meta["crop"]["box"]
+    return {"key": key, "video_id": meta["video_id"], "crop_method": meta["crop"]["method"],
+            "crop_side": float(max(x1 - x0, y1 - y0)), "crop_size": int(meta["crop"]["size"])}

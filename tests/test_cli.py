@@ -1,0 +1,171 @@
+"""--quiet / --verbose on every command line; progress bars and the shard stage's one-screen summary."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import demo, index, report, shard, verify
+from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
+from pipeline.shard import StageConfig, StageSummary, format_summary
+from training import evaluate, train
+
+REPO = Path(__file__).resolve().parent.parent
+MAINS = {"pipeline.demo": demo.main, "pipeline.index": index.main, "pipeline.shard": shard.main,
+         "pipeline.verify": verify.main, "pipeline.report": report.main, "training.train": train.main,
+         "training.evaluate": evaluate.main}
+
+
+@pytest.fixture
+def root_level():
+    """configure_logging sets the root level; give it back so later tests see pytest's default."""
+    level = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(level)
+
+
+def parse(*flags: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_verbosity_arguments(parser)
+    return parser.parse_args(list(flags))
+
+
+@pytest.mark.parametrize("flags, level, bars", [((), logging.INFO, True), (("--quiet",), logging.WARNING, False),
+                                                (("-v",), logging.DEBUG, True)])
+def test_verbosity_sets_the_level_and_the_progress_bars(flags, level, bars, root_level):
+    configure_logging(parse(*flags))
+    assert logging.getLogger().level == level
+    assert progress_enabled() is bars
+
+
+def test_quiet_and_verbose_exclude_each_other(capsys):
+    with pytest.raises(SystemExit):
+        parse("--quiet", "--verbose")
+    assert "not allowed with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(MAINS))
+def test_every_command_line_offers_quiet_and_verbose(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        MAINS[name](["--help"])
+    assert exit_.value.code == 0
+    usage = capsys.readouterr().out
+    assert "--quiet" in usage and "--verbose" in usage
+
+
+def test_summary_lists_counts_rejects_by_reason_and_time(tmp_path):
+    summary = StageSummary(shards=5, reused=2, samples=40, recordings=12, rejected_recordings=1,
+                           rejects_by_reason={"no_face": 1, "decode_error": 3}, failed_shards=[], seconds=12.34)
+    text = format_summary(summary, StageConfig(root=tmp_path / "raw", manifests=tmp_path / "m", out=tmp_path / "s"))
+    lines = text.splitlines()
+    assert len(lines) <= 24  # one screen
+    assert "12 (11 with samples, 1 wholly rejected)" in lines[0] and "40" in lines[1]
+    assert "5 (2 reused)" in lines[2] and str(tmp_path / "s") in lines[2]
+    reasons = [line.split() for line in lines if line.startswith("    ")]
+    assert reasons == [["decode_error", "3"], ["no_face", "1"]]  # most frequent first
+    assert lines[-1].split() == ["time", "12.3", "s"]
+
+
+def _shard(tmp_path: Path, root: Path, manifests: Path, *flags: str) -> subprocess.CompletedProcess:
+    params = tmp_path / "params.yaml"
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document["shard"] |= {"workers": 0, "detector": "opencv", "samples_per_shard": 8}
+    params.write_text(yaml.safe_dump(document))
+    out = tmp_path / "m"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for name in ("videos.parquet", "protocols.parquet"):
+        shutil.copy(manifests / name, out / name)
+    command = [sys.executable, "-m", "pipeline.shard", "--dataset", "surf", "--root", str(root), "--manifests",
+               str(out), "--out", str(tmp_path / "s"), "--params", str(params), *flags]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_shard_shows_progress_and_a_summary_and_is_silent_with_quiet(demo_manifests, tmp_path):
+    root, manifests = demo_manifests("surf")
+    loud = _shard(tmp_path, root, manifests)
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert "rec/s" in loud.stderr and "<" in loud.stderr  # tqdm's rate and its remaining-time estimate
+    assert f"→ {tmp_path / 's'}" in loud.stderr  # where it writes
+    for heading in ("recordings", "samples", "shards", "rejects", "time"):
+        assert f"\n  {heading} " in loud.stderr
+    shutil.rmtree(tmp_path / "s")
+    quiet = _shard(tmp_path, root, manifests, "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+
+# --- the README guides: every command is run, here or by the test / DVC stage its comment names ----
+
+GUIDES = ("Bringing a real dataset", "Running the shard stage on an existing Dask cluster",
+          "Multi-GPU training with torchrun", "Where every output goes")
+
+
+def guide_commands() -> list[tuple[str, str | None]]:
+    """(command, what runs it instead or None) of every line of the guides' ```bash blocks."""
+    sections = re.split(r"^### ", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.M)
+    commands = []
+    for section in sections:
+        if not section.startswith(GUIDES):
+            continue
+        for block in re.findall(r"```bash\n(.*?)```", section, re.S):
+            for line in filter(str.strip, block.splitlines()):
+                command, _, comment = line.partition("#")
+                commands.append((command.strip(), comment.strip() or None))
+    return commands
+
+
+def dvc_commands() -> set[str]:
+    """Every stage command of dvc.yaml with its foreach items filled in."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    found = set()
+    for stage in stages.values():
+        items = stage.get("foreach", {})
+        cmd = stage.get("do", stage).get("cmd", "")
+        for key, item in (items.items() if isinstance(items, dict) else ((i, i) for i in items)):
+            values = {"key": key} | ({f"item.{k}": v for k, v in item.items()} if isinstance(item, dict) else {"item": item})
+            found.add(re.sub(r"\$\{([\w.]+)\}", lambda m, values=values: str(values.get(m.group(1), m.group(0))), cmd))
+    return found
+
+
+def test_every_guide_command_is_run_by_a_test_or_by_make_demo():
+    commands = guide_commands()
+    assert len(commands) >= 8
+    for command, runner in commands:
+        if runner is None:
+            continue  # test_guide_commands_run_on_demo_data
+        if runner.startswith("make demo"):
+            assert command in dvc_commands(), command
+        else:
+            path, _, name = runner.partition("::")
+            assert f"def {name}(" in (REPO / path).read_text(), runner
+
+
+@pytest.mark.slow
+def test_guide_commands_run_on_demo_data(demo_root, tmp_path):
+    source, _ = demo_root("cefa")
+    shutil.copytree(source, tmp_path / "data" / "raw" / "cefa")
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document["shard"] |= {"workers": 0, "detector": "opencv"}  # one process, no model download
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    ran = []
+    for command, runner in guide_commands():
+        if runner is None:
+            result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                    timeout=600)
+            assert result.returncode == 0, (command, result.stderr[-3000:])
+            ran.append(command.split()[2])
+    assert ran == ["pipeline.index", "pipeline.shard", "pipeline.verify", "pipeline.report"]
+    report = json.loads((tmp_path / "manifests/cefa/index_report.json").read_text())
+    assert report["list_differences"] == [] and "--use-lists" in report["command"]
+    assert list((tmp_path / "data/shards/cefa").glob("*.tar"))
+    assert (tmp_path / "reports/cefa/report.html").is_file() and (tmp_path / "reports/cefa/sheets/bonafide.png").is_file()

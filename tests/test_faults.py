@@ -1,0 +1,103 @@
+"""Faults outside the data: a Dask worker killed mid-shard, a disk that fills up."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.samples import SampleConfig
+from pipeline.shard import StageConfig, run
+from pipeline.verify import verify
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def copy_manifests(source: Path, target: Path) -> Path:
+    target.mkdir(parents=True)
+    for name in ("videos.parquet", "protocols.parquet"):
+        shutil.copy(source / name, target / name)
+    return target
+
+
+def config_for(root: Path, manifests: Path, out: Path, workers: int) -> StageConfig:
+    # One shard per protocol signature: shards take long enough to be caught half-written.
+    return StageConfig(root=root, manifests=manifests, out=out, samples_per_shard=256, workers=workers,
+                       sample=SampleConfig(detector="opencv"))
+
+
+def tars(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.tar"))}
+
+
+@pytest.mark.slow
+def test_worker_killed_while_writing_a_shard_is_retried_to_the_same_result(demo_manifests, tmp_path):
+    root, manifests = demo_manifests("cefa")
+    reference = config_for(root, copy_manifests(manifests, tmp_path / "rm"), tmp_path / "rs", workers=0)
+    run(reference)
+
+    config = config_for(root, copy_manifests(manifests, tmp_path / "m"), tmp_path / "s", workers=2)
+    outcome: dict = {}
+    runner = threading.Thread(target=lambda: outcome.update(summary=run(config)))
+    runner.start()
+    killed = None
+    while runner.is_alive() and killed is None:  # the temporary tar's name ends with its writer's pid
+        for partial in config.out.glob(".*.tar.tmp-*"):
+            killed = (partial.name, int(partial.name.rsplit("-", 1)[1]))
+            os.kill(killed[1], signal.SIGKILL)
+            assert partial.exists(), "the worker finished before it was killed"
+            break
+        time.sleep(0.001)
+    runner.join(timeout=300)
+    assert killed is not None, "no shard was caught being written"
+    summary = outcome["summary"]
+    assert summary.failed_shards == []
+    assert tars(config.out) == tars(reference.out)  # the lost shard was rewritten, identically
+    assert not list(config.out.glob(".*tmp*"))  # the killed worker's temporary file is gone
+    samples = pd.read_parquet(config.manifests / "samples.parquet")
+    assert samples.equals(pd.read_parquet(reference.manifests / "samples.parquet"))
+    assert verify(config.out, config.manifests) == []
+
+
+def _can_mount_tmpfs() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-Urm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare to mount a small tmpfs in a user namespace")
+def test_full_disk_fails_clearly_and_leaves_no_corrupt_shard(demo_manifests, tmp_path):
+    """A real ENOSPC: the shard folder is a 1 MiB tmpfs, far smaller than the shards."""
+    root, manifests = demo_manifests("cefa")
+    manifests = copy_manifests(manifests, tmp_path / "m")
+    out, kept = tmp_path / "small-disk", tmp_path / "kept"
+    out.mkdir()
+    kept.mkdir()
+    shard = [sys.executable, "-m", "pipeline.shard", "--dataset", "cefa", "--root", str(root), "--manifests",
+             str(manifests), "--out", str(out), "--workers", "0", "--quiet"]
+    # Inside its own mount namespace the tmpfs vanishes with the process: copy what it left out first.
+    script = 'mount -t tmpfs -o size=1m tmpfs "$1" && shift 2 && "$@"; code=$?; cp -a "$OUT/." "$KEPT/"; exit $code'
+    env = os.environ | {"OUT": str(out), "KEPT": str(kept), "PYTHONPATH": str(REPO)}
+    result = subprocess.run(["unshare", "-Urm", "sh", "-c", script, "sh", str(out), "--", *shard],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "No space left on device while writing shard" in result.stderr
+    assert not list(kept.glob(".*tmp*")) and not list((kept / "_parts").glob(".*tmp*"))
+    # Whatever did fit is complete: every tar left under its final name verifies against its part.
+    shards = pd.read_parquet(manifests / "shards.parquet")
+    assert len(shards) > 0, "nothing fitted: the test no longer checks a partly written folder"
+    assert set(shards["shard"]) == {p.stem for p in kept.glob("*.tar")}
+    assert verify(kept, manifests) == []
+    rejects = pd.read_parquet(manifests / "rejects.parquet")
+    assert "task_failed" in set(rejects["reason"])
+    assert not (manifests / "splits.json").exists()  # training cannot start on partial splits
