@@ -35,10 +35,10 @@ from bench_dynamic import loop_float64
 from pipeline import faces
 from pipeline.datasets.probe import frame_files
 from pipeline.dynamic import quantise
-from pipeline.samples import IMAGE_FORMATS, SampleConfig, encode_image
+from pipeline.samples import IMAGE_FORMATS, SampleConfig, decode_image, encode_image
 from pipeline.shard import StageConfig
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, geometric_matrix, warp
-from training.data import SampleDecoder, SplitShards, _image, collate, loader, train_pipeline, unpack
+from training.data import SampleDecoder, SplitShards, collate, loader, train_pipeline, unpack
 from training.scoring import model_inputs
 
 TARGET = 10.0  # issue target: the shard loader delivers at least 10x the peer's samples/s
@@ -89,7 +89,7 @@ def format_costs(config: StageConfig, image_format: str, images: list[np.ndarray
     settings = SampleConfig(image_format=image_format)
     encoded = [encode_image(image, settings) for image in images]
     encode = best_of(lambda: [encode_image(image, settings) for image in images], 3)
-    decode = best_of(lambda: [_image(data) for data in encoded], 3)
+    decode = best_of(lambda: [decode_image(data) for data in encoded], 3)
     shards = pd.read_parquet(config.manifests / "shards.parquet")
     n = len(images) / per_sample
     return {"bytes": shards["n_bytes"].sum() / shards["n_samples"].sum(), "encode": encode / n, "decode": decode / n}
@@ -226,7 +226,7 @@ def bench(dataset: str) -> None:
     configs = {fmt: bench_shards(dataset, fmt, WORKERS) for fmt in IMAGE_FORMATS}
     default = stage_config(dataset, Path("unused")).sample.image_format
     per_sample = 2 * len(modalities)
-    crops = [_image(data) for s in read_members(configs["npy"], 100) for ext, data in sorted(s.items()) if ext != "json"]
+    crops = [decode_image(data) for s in read_members(configs["npy"], 100) for ext, data in sorted(s.items()) if ext != "json"]
     rows, rates = [], {}
     for fmt, config in configs.items():
         costs = format_costs(config, fmt, crops, per_sample)
