@@ -1,4 +1,4 @@
-"""Atomic writes: a reader never sees a half-written manifest under its final name."""
+"""Atomic writes: a reader never sees a half-written manifest, page or plot under its final name."""
 from __future__ import annotations
 
 import json
@@ -20,6 +20,10 @@ def _replace_atomically(path: Path, write) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # a failed write (a full disk) leaves nothing behind
+
+
+def write_bytes_atomic(data: bytes, path: Path) -> None:
+    _replace_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:

@@ -11,14 +11,15 @@ each of its frame rules plans, and each window belongs to the splits whose rule 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 
 from .datasets.records import MODALITIES
+from .paths import escapes_root
 from .windows import plan_windows
 
 
@@ -82,6 +83,10 @@ def recording_windows(
     return windows
 
 
+#: ``<10 hex digits of the signature>-<chunk>``: what the shard stage writes, and all it ever deletes.
+SHARD_NAME = re.compile(r"[0-9a-f]{10}-\d{5}")
+
+
 def shard_name(signature: tuple[str, ...], chunk: int) -> str:
     """Stable name: a hash of the signature (unchanged when other groups come and go) and a chunk number."""
     digest = hashlib.sha1("\n".join(signature).encode()).hexdigest()[:10]
@@ -95,7 +100,7 @@ def escaping_paths(video: dict[str, Any]) -> list[str]:
     must never make the shard stage read outside the dataset.
     """
     paths = [v for k, v in video.items() if (k.startswith("path_") or k == "annotation_path") and isinstance(v, str)]
-    return [p for p in paths if PurePosixPath(p).is_absolute() or ".." in PurePosixPath(p).parts]
+    return [p for p in paths if escapes_root(p)]
 
 
 def plan_shards(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from . import report_data as data
 from . import report_html as html
 from .cli import add_verbosity_arguments, configure_logging
 from .datasets.records import MODALITIES
+from .io import write_bytes_atomic
 from .params import dataset_path, load_section
 from .report_plots import histogram_png
 from .report_sheets import Sheet, compose_sheet
@@ -78,9 +78,7 @@ def build_report(config: ReportConfig) -> ReportResult:
         (config.out / "plots" / f"{name}.png").write_bytes(png)
     ids = {attack: list(rows["video_id"]) for attack, rows in chosen.items()} | {"rejects": list(rejects["video_id"])}
     document = _page(config, m, scan.crops, sheets, ids, plots)
-    tmp = result.html.with_name(f".{result.html.name}.tmp-{os.getpid()}")
-    tmp.write_text(document, encoding="utf-8")
-    os.replace(tmp, result.html)
+    write_bytes_atomic(document.encode("utf-8"), result.html)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -103,7 +101,8 @@ def sample_tiles(members: dict[str, bytes]) -> list[tuple[str, np.ndarray]]:
 
 
 def _sample_sheet(dataset: str, attack: str, rows: pd.DataFrame, members: dict, side: int) -> Sheet:
-    cells = [([f"{r.video_id}  window {r.window}"], sample_tiles(members[r.key])) for r in rows.itertuples()]
+    cells = [([f"{r.video_id}  window {r.window}"], sample_tiles(members[r.key])) for r in rows.itertuples()
+             if r.key in members]  # a sample of an unreadable shard is left out (logged by the scan)
     title = f"{dataset} - {attack}: {len(cells)} recordings, one window each (static crop | dynamic image)"
     log.info("sheet %s: %d recordings", attack, len(cells))
     return compose_sheet(title, cells, side)

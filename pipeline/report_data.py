@@ -21,6 +21,7 @@ import pandas as pd
 from .cli import progress_enabled
 from .datasets.records import MODALITIES
 from .frames import DecodeError, open_source
+from .paths import escapes_root
 from .protocols import SPLITS
 
 log = logging.getLogger(__name__)
@@ -175,9 +176,12 @@ def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | N
         path = video.get(f"path_{modality}")
         if path is None or pd.isna(path):
             continue
+        if escapes_root(str(path)):  # an unsafe_path reject: never read
+            frames.append((modality, None))
+            continue
         try:
             frames.append((modality, open_source(root / str(path), grey=modality != "rgb").read([0])[0]))
-        except DecodeError as error:
+        except (DecodeError, OSError) as error:
             log.debug("no first frame for %s: %s", video["video_id"], error)
             frames.append((modality, None))
     return frames
@@ -195,16 +199,19 @@ def scan_shards(shard_dir: Path, shards: list[str], wanted: set[str]) -> ShardSc
 
     rows, members = [], defaultdict(dict)
     for name in tqdm(shards, unit="shard", desc="read shards", disable=not progress_enabled(), file=sys.stderr):
-        with tarfile.open(shard_dir / f"{name}.tar", mode="r:") as tar:
-            for member in tar:
-                key, _, extension = member.name.partition(".")
-                if not member.isfile() or (extension != "json" and key not in wanted):
-                    continue  # image payloads of other samples are skipped, not read
-                data = tar.extractfile(member).read()
-                if key in wanted:
-                    members[key][extension] = data
-                if extension == "json":
-                    rows.append(_crop_row(key, json.loads(data)))
+        try:
+            with tarfile.open(shard_dir / f"{name}.tar", mode="r:") as tar:
+                for member in tar:
+                    key, _, extension = member.name.partition(".")
+                    if not member.isfile() or (extension != "json" and key not in wanted):
+                        continue  # image payloads of other samples are skipped, not read
+                    data = tar.extractfile(member).read()
+                    if key in wanted:
+                        members[key][extension] = data
+                    if extension == "json":
+                        rows.append(_crop_row(key, json.loads(data)))
+        except (tarfile.TarError, OSError, ValueError, KeyError) as error:  # the report shows what it can
+            log.warning("%s.tar: unreadable, left out of the report (%s); run pipeline.verify", name, error)
     crops = pd.DataFrame(rows, columns=["key", "video_id", "crop_method", "crop_side", "crop_size"])
     return ShardScan(crops, dict(members))
 

@@ -145,7 +145,9 @@ def _npy(data: bytes) -> np.ndarray:
     else:
         raise ValueError(f"npy format version {tuple(version)} is not supported")
     shape, fortran, dtype = _npy_header(data[:end])
-    array = np.frombuffer(data, dtype, math.prod(shape), offset=end)  # ValueError when the data is short
+    if not shape or min(shape) <= 0 or len(data) != end + math.prod(shape) * dtype.itemsize:
+        raise ValueError(f"shape {shape} does not match the {len(data) - end} bytes of data")
+    array = np.frombuffer(data, dtype, math.prod(shape), offset=end)
     return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from .cli import add_verbosity_arguments, configure_logging, progress_enabled
 from .io import write_json_atomic, write_parquet_atomic
 from .params import dataset_path, load_section
-from .plan import ShardPlan, plan_shards
+from .plan import SHARD_NAME, ShardPlan, plan_shards
 from .samples import SampleConfig
 from .shard_task import PARTS, finished_part, write_shard
 
@@ -105,11 +105,14 @@ def _failed_window(video_id: str, window: int, shard: str) -> dict[str, Any]:
 
 
 def _remove_leftovers(out: Path, planned: set[str]) -> None:
-    """Temporary files of interrupted attempts, and shards of an older plan, are not outputs."""
-    for tmp in out.glob(".*.tmp-*"):
+    """Temporary files of interrupted attempts, and our shards of an older plan, are not outputs.
+
+    Only tars named like ours are touched: ``--out`` pointed at a folder of other files loses none.
+    """
+    for tmp in [*out.glob(".*.tmp-*"), *(out / PARTS).glob(".*.tmp-*")]:
         tmp.unlink()
     for tar in out.glob("*.tar"):
-        if tar.stem not in planned:
+        if SHARD_NAME.fullmatch(tar.stem) and tar.stem not in planned:
             log.info("removing %s: not part of the current plan", tar.name)
             tar.unlink()
             (out / PARTS / f"{tar.stem}.json").unlink(missing_ok=True)
@@ -159,8 +162,12 @@ def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
             for shard in todo
         }
         for future in as_completed(futures):
-            error = future.exception() if future.status == "error" else None
-            yield futures[future], error if error is not None else future.result()
+            if future.status == "finished":
+                yield futures[future], future.result()
+            elif future.status == "error":
+                yield futures[future], future.exception()
+            else:  # cancelled: the scheduler restarted or lost it
+                yield futures[future], RuntimeError(f"task {future.key} ended {future.status}")
     finally:
         client.close()
         if cluster is not None:

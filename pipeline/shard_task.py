@@ -44,8 +44,13 @@ def finished_part(out_dir: Path, plan: ShardPlan, config: SampleConfig) -> dict[
     part, tar = part_path(out_dir, plan.name), out_dir / f"{plan.name}.tar"
     if not (part.is_file() and tar.is_file()):
         return None
-    result = json.loads(part.read_text())
+    try:
+        result = json.loads(part.read_text())
+    except (OSError, ValueError):  # a damaged part vouches for nothing: the shard is redone
+        return None
     if result.get("plan_digest") != plan_digest(plan) or result.get("config_digest") != config.digest():
+        return None
+    if tar.stat().st_size != result.get("n_bytes"):  # the tar changed (truncated) after it was written
         return None
     return result
 
@@ -91,7 +96,11 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
         }
         part_path(out, plan.name).unlink(missing_ok=True)  # an older part must never vouch for this tar
         os.replace(tmp, final)
-        write_json_atomic(result, part_path(out, plan.name))
+        try:
+            write_json_atomic(result, part_path(out, plan.name))
+        except BaseException:  # a tar its part does not vouch for is no output either
+            final.unlink(missing_ok=True)
+            raise
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OSError(error.errno, f"{error.strerror} while writing shard {final}") from error

@@ -101,3 +101,20 @@ def test_full_disk_fails_clearly_and_leaves_no_corrupt_shard(demo_manifests, tmp
     rejects = pd.read_parquet(manifests / "rejects.parquet")
     assert "task_failed" in set(rejects["reason"])
     assert not (manifests / "splits.json").exists()  # training cannot start on partial splits
+
+
+def test_rerun_redoes_a_shard_whose_part_or_tar_was_damaged_and_keeps_foreign_tars(demo_manifests, tmp_path):
+    root, manifests = demo_manifests("surf")
+    config = config_for(root, copy_manifests(manifests, tmp_path / "m"), tmp_path / "s", workers=0)
+    config = StageConfig(**{**config.__dict__, "samples_per_shard": 4})
+    run(config)
+    clean = tars(config.out)
+    first, second = sorted(config.out.glob("*.tar"))[:2]
+    (config.out / "_parts" / f"{first.stem}.json").write_text('{"plan_digest": ')  # cut mid-write
+    second.write_bytes(second.read_bytes()[:2048])  # truncated after it was vouched for
+    (config.out / "notes.tar").write_bytes(b"someone else's file")
+    summary = run(config)
+    assert summary.reused == len(clean) - 2 and summary.failed_shards == []
+    assert (config.out / "notes.tar").read_bytes() == b"someone else's file"
+    (config.out / "notes.tar").unlink()
+    assert tars(config.out) == clean

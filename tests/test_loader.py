@@ -160,3 +160,38 @@ def test_npy_members_are_read_without_copies_or_objects():
         decode_image(npy(np.array([{"a": 1}], dtype=object)))
     with pytest.raises(ValueError):
         decode_image(npy(image)[:-1])  # truncated data
+
+
+def test_tar_reader_keeps_shards_apart_after_an_error_and_refuses_hostile_headers(tmp_path):
+    first = _tar(tmp_path / "first.tar", [("k1.a", b"1" * 600), ("k1.b", b"2" * 600)])
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(first.read_bytes()[:1700])  # inside k1.b
+    second = _tar(tmp_path / "second.tar", [("k1.a", b"3"), ("k1.b", b"4")])  # the same key in the next shard
+    samples = list(tar_samples(CorruptSamples())([{"url": str(cut)}, {"url": str(second)}]))
+    # the broken shard's half sample is not merged into the next shard's sample of the same key
+    assert [(s["__url__"], sorted(k for k in s if not k.startswith("__"))) for s in samples] == [
+        (str(cut), ["a"]), (str(second), ["a", "b"])]
+    at_boundary = tmp_path / "boundary.tar"
+    at_boundary.write_bytes(first.read_bytes()[:1024 + 512])  # whole members, but no end-of-archive block
+    with pytest.raises(ValueError, match="no end-of-archive block"):
+        list(tar_samples(CorruptSamples(fail_fast=True))([{"url": str(at_boundary)}]))
+    huge = bytearray(first.read_bytes())
+    huge[124:136] = b"%011o\0" % (2**33 - 1)  # an 8 GiB member
+    huge[148:156] = b"%06o\0 " % (256 + sum(huge[:148]) + sum(huge[156:512]))
+    (tmp_path / "huge.tar").write_bytes(bytes(huge))
+    with pytest.raises(ValueError, match="more than the"):
+        list(tar_samples(CorruptSamples(fail_fast=True))([{"url": str(tmp_path / "huge.tar")}]))
+
+
+def test_npy_with_a_shape_that_does_not_fit_its_bytes_is_refused():
+    def raw(header: str, payload: bytes) -> bytes:
+        text = header.encode("latin1")
+        text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+        return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + payload
+
+    good = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 4), }"
+    assert decode_image(raw(good, bytes(8))).shape == (2, 4)
+    for header, payload in ((good, bytes(9)), ("{'descr': '|u1', 'fortran_order': False, 'shape': (-1, 4), }", bytes(8)),
+                            ("{'descr': '|u1', 'fortran_order': False, 'shape': (0, 0), }", b"")):
+        with pytest.raises(ValueError, match="npy array does not load"):
+            decode_image(raw(header, payload))

@@ -111,3 +111,19 @@ def test_an_npy_member_holding_a_pickle_is_refused_not_loaded(tmp_path):
     np.save(floats, np.zeros((4, 4), np.float32))
     assert "is not a uint8 image" in member_problem("rgb.npy", floats.getvalue())
     assert not (tmp_path / "pwned").exists()
+
+
+def test_the_report_never_reads_a_manifest_path_outside_the_raw_root(tmp_path):
+    import cv2
+    import pandas as pd
+
+    from pipeline.report_data import first_frames
+
+    outside = tmp_path / "outside" / "color"
+    outside.mkdir(parents=True)
+    cv2.imwrite(str(outside / "0001.jpg"), np.full((8, 8, 3), 200, np.uint8))
+    (tmp_path / "root").mkdir()
+    inside = first_frames(tmp_path, pd.Series({"video_id": "v", "path_rgb": "outside/color"}))
+    assert inside[0][1] is not None  # the same frame, inside the root, is read
+    escaped = first_frames(tmp_path / "root", pd.Series({"video_id": "v", "path_rgb": "../outside/color"}))
+    assert escaped == [("rgb", None)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 import torch
 
@@ -110,7 +111,7 @@ class SampleDecoder:
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.decode(sample)
-        except (KeyError, ValueError, TypeError) as error:  # json, cv2 and npy errors included
+        except (KeyError, ValueError, TypeError, cv2.error) as error:  # json and npy errors are ValueErrors
             raise ValueError(f"{sample.get('__url__')}: sample {sample.get('__key__')}: {error}") from error
 
     def decode(self, sample: dict[str, Any]) -> dict[str, Any]:

@@ -44,7 +44,8 @@ def score_split_videos(config: TrainConfig, checkpoint: Path, split: str, batch_
     shards = split_shards(Path(config.manifests), split_protocol(config), split, Path(config.shards))
     wanted = split_modalities(config, split)
     if wanted == trained:
-        windows = score_windows(model, shards, trained, batch_size, num_workers, dist.device, dist.world_size)
+        # evaluation reports numbers on the whole split or none: a corrupt window stops it
+        windows = score_windows(model, shards, trained, batch_size, num_workers, dist.device, dist.world_size, fail_fast=True)
     else:
         windows = _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist)
     return video_scores(windows)
@@ -57,10 +58,12 @@ def _cross_modality_windows(model, shards, trained, wanted, batch_size, num_work
     per_modality = []
     for modality in wanted:
         renamed = _RenamedModel(model, source=modality, target=trained[0])
-        per_modality.append(score_windows(renamed, shards, [modality], batch_size, num_workers, dist.device, dist.world_size))
+        windows = score_windows(renamed, shards, [modality], batch_size, num_workers, dist.device, dist.world_size,
+                                fail_fast=True)
+        per_modality.append(windows.set_index("key"))
     merged = per_modality[0].copy()
-    merged["score"] = sum(frame["score"].to_numpy() for frame in per_modality) / len(per_modality)
-    return merged
+    merged["score"] = pd.concat([frame["score"] for frame in per_modality], axis=1).mean(axis=1)  # aligned by key
+    return merged.reset_index()
 
 
 class _RenamedModel:

@@ -7,12 +7,14 @@ of ISO/IEC 19795-1; rates of 0 or 1 are drawn at the edge of the axis (``DET_LIM
 from __future__ import annotations
 
 import logging
-import os
+import io
 from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+
+from pipeline.io import write_bytes_atomic
 
 from .metrics import det_points, pad_metrics, roc_points
 from .scores import validate_scores
@@ -96,8 +98,8 @@ def write_curve_plots(dev: pd.DataFrame, test: pd.DataFrame, threshold: float, o
     paths = {}
     for kind in ("roc", "det"):
         paths[kind] = Path(out_dir) / f"{kind}.png"
-        tmp = paths[kind].with_name(f".{kind}.png.tmp-{os.getpid()}")  # every torchrun rank writes the same file
-        curve_figure(kind, splits, threshold).savefig(tmp, format="png", metadata={"Software": None})
-        os.replace(tmp, paths[kind])
+        png = io.BytesIO()
+        curve_figure(kind, splits, threshold).savefig(png, format="png", metadata={"Software": None})
+        write_bytes_atomic(png.getvalue(), paths[kind])  # every torchrun rank writes the same file
     log.info("ROC and DET plots written to %s", out_dir)
     return paths

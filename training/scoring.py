@@ -26,15 +26,19 @@ def model_inputs(batch: dict[str, Any], modalities: list[str], device: torch.dev
 @torch.no_grad()
 def score_windows(
     model: torch.nn.Module, shards: SplitShards, modalities: list[str], batch_size: int, num_workers: int,
-    device: torch.device, world_size: int = 1,
+    device: torch.device, world_size: int = 1, fail_fast: bool = False,
 ) -> pd.DataFrame:
-    """Bona fide scores of every window of the split (gathered from all ranks when distributed)."""
+    """Bona fide scores of every window of the split (gathered from all ranks when distributed).
+
+    A window that does not read is skipped (``fail_fast``: raises instead); the scored count is then
+    checked against the split's sample count from splits.json, so a shortfall is never silent.
+    """
     # the unwrapped model: a DDP forward would sync buffers with ranks that may have no dev shard
     core = model.module if hasattr(model, "module") else model
     was_training = core.training
     core.eval()
     rows, skipped = [], 0
-    for batch in iterate_eval(shards, modalities, batch_size, num_workers, world_size):
+    for batch in iterate_eval(shards, modalities, batch_size, num_workers, world_size, fail_fast):
         skipped += batch["skipped"]
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             scores = core.score(core(model_inputs(batch, modalities, device))).float().cpu().tolist()
@@ -45,4 +49,7 @@ def score_windows(
     if skipped:
         log.warning("%s/%s: %d corrupt samples skipped: their windows have no score", shards.protocol, shards.split, skipped)
     rows = gather_rows(rows)
+    if len(rows) != shards.n_samples:
+        log.error("%s/%s: %d windows scored, splits.json lists %d: the metrics miss the others",
+                  shards.protocol, shards.split, len(rows), shards.n_samples)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS).sort_values("key", ignore_index=True)

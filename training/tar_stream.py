@@ -12,6 +12,8 @@ import re
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 TAR_BLOCK = 512
+#: A sample member is a crop or a small JSON: anything near this size is a corrupt or hostile header.
+MAX_MEMBER_BYTES = 256 * 2**20
 #: Tar member types that hold a file's bytes: regular ("0", old "\0") and contiguous ("7").
 TAR_FILE_TYPES = (b"0", b"\0", b"7")
 #: Names WebDataset skips as shard metadata (``__meta__``), skipped here as well.
@@ -31,7 +33,9 @@ def tar_samples(handler: Callable[[Exception], bool]) -> Callable[[Iterable[dict
 
 def _tar_files(streams: Iterable[dict[str, Any]], handler: Callable[[Exception], bool]) -> Iterator[dict[str, Any]]:
     """Members of each opened shard, then ``{}`` (WebDataset's end-of-shard mark: samples of two shards
-    never merge). A shard that fails to read goes to the handler, and the rest of it is lost."""
+    never merge, not even after an error). A shard that fails to read goes to the handler and the rest
+    of it is lost; the sample it was in the middle of goes on incomplete, and is skipped when it does
+    not decode."""
     for source in streams:
         url, stream = source["url"], source["stream"]
         try:
@@ -39,6 +43,7 @@ def _tar_files(streams: Iterable[dict[str, Any]], handler: Callable[[Exception],
                 yield {"fname": name, "data": data, "__url__": url}
             yield {}
         except Exception as error:  # WebDataset's contract: the handler decides
+            yield {}
             if not handler(error):
                 break
         finally:
@@ -54,13 +59,17 @@ def _tar_members(stream: BinaryIO, url: str) -> Iterator[tuple[str, bytes]]:
     long_name: str | None = None
     while True:
         header = stream.read(TAR_BLOCK)
-        if not header or header.count(0) == TAR_BLOCK:  # the end-of-archive block, or the end of the file
+        if not header:
+            raise ValueError(f"{url}: truncated tar (no end-of-archive block)")
+        if header.count(0) == TAR_BLOCK:  # the end-of-archive block
             return
         if len(header) < TAR_BLOCK:
             raise ValueError(f"{url}: truncated tar header")
         if 256 + sum(header[:148]) + sum(header[156:]) != _tar_number(header[148:156]):
             raise ValueError(f"{url}: tar header checksum does not match")
         size = _tar_number(header[124:136])
+        if size > MAX_MEMBER_BYTES:  # a hostile header must not make a worker allocate gigabytes
+            raise ValueError(f"{url}: tar member of {size} bytes, more than the {MAX_MEMBER_BYTES} a shard member may have")
         data = stream.read(size)
         if len(data) < size:
             raise ValueError(f"{url}: truncated tar member")
@@ -80,9 +89,11 @@ def _tar_members(stream: BinaryIO, url: str) -> Iterator[tuple[str, bytes]]:
 
 
 def _tar_number(field: bytes) -> int:
-    """A tar header number: octal text, or GNU base-256 binary (first bit set)."""
-    if field[0] & 0x80:
+    """A tar header number: octal text, or GNU base-256 binary (first byte 0x80; 0xff, negative, is refused)."""
+    if field[0] == 0x80:
         return int.from_bytes(field[1:], "big")
+    if field[0] & 0x80:
+        raise ValueError("negative or malformed base-256 number in a tar header")
     return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
 
 

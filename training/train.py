@@ -125,6 +125,10 @@ def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: 
         loss_sum += loss.detach().item() * len(target)
         correct += int(((core.score(logits).detach() >= 0.5).float() == target).sum())
         count += len(target)
+    if dist.world_size > 1:  # the counter is the run's, not rank 0's
+        total = torch.tensor([skipped], device=dist.device)
+        torch.distributed.all_reduce(total)
+        skipped = int(total.item())
     if skipped:
         log.warning("%d corrupt samples skipped this epoch (train.fail_on_corrupt: true stops instead)", skipped)
     return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1), "train/skipped": skipped}
@@ -173,7 +177,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
         metrics["lr"] = scheduler.get_last_lr()[0]  # the rate this epoch trained with
         scheduler.step()
         dev = score_windows(model, dev_shards, split_modalities(config, "dev"), config.batch_size, config.num_workers,
-                            dist.device, dist.world_size)
+                            dist.device, dist.world_size, config.fail_on_corrupt)
         metrics |= dev_metrics(video_scores(dev))
         if live is not None:
             for name, value in metrics.items():

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable
 
+from ..paths import escapes_root
 from .records import ListEntry
 
 LineParser = Callable[[re.Match, list[str], str], ListEntry]
@@ -44,10 +45,8 @@ def read_list_files(
 def _refuse_escaping_paths(tokens: list[str]) -> None:
     """A list names recordings inside the dataset: an absolute path or a ``..`` step is refused."""
     for token in tokens:
-        if "/" in token or "\\" in token:
-            parts = PurePosixPath(token.replace("\\", "/"))
-            if parts.is_absolute() or ".." in parts.parts:
-                raise ValueError(f"path {token!r} points outside the dataset root")
+        if ("/" in token or "\\" in token) and escapes_root(token):
+            raise ValueError(f"path {token!r} points outside the dataset root")
 
 
 def binary_label(token: str, bonafide: str) -> bool:
