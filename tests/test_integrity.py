@@ -1,10 +1,8 @@
 """Shards that changed after they were written: verify names every change, the loader survives them."""
 from __future__ import annotations
 
-import io
 import re
 import shutil
-import tarfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,18 +11,7 @@ import pytest
 from pipeline.verify import main as verify_main, read_tar_samples, verify
 from training.data import SplitShards, iterate_eval, loader, train_pipeline
 
-
-def members_of(path: Path) -> list[tuple[str, bytes]]:
-    with tarfile.open(path) as tar:
-        return [(m.name, tar.extractfile(m).read()) for m in tar]
-
-
-def write_members(path: Path, members: list[tuple[str, bytes]]) -> None:
-    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+from .tars import tar_members, write_tar
 
 
 def truncate(path: Path) -> str:
@@ -34,37 +21,37 @@ def truncate(path: Path) -> str:
 
 
 def flip_a_byte(path: Path) -> str:
-    members = members_of(path)
+    members = tar_members(path)
     name, data = members[1]
     members[1] = (name, data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
-    write_members(path, members)
+    write_tar(path, members)
     return f"sample {name.split('.')[0]} hash differs"
 
 
 def drop_a_member(path: Path) -> str:
-    members = members_of(path)
+    members = tar_members(path)
     name = members[0][0]
-    write_members(path, members[1:])
+    write_tar(path, members[1:])
     return f"sample {name.split('.')[0]} hash differs"
 
 
 def add_a_sample(path: Path) -> str:
-    members = members_of(path)
+    members = tar_members(path)
     key = members[0][0].split(".")[0]
-    write_members(path, members + [(name.replace(key, "intruder_w000", 1), data) for name, data in members if name.startswith(key)])
+    write_tar(path, members + [(name.replace(key, "intruder_w000", 1), data) for name, data in members if name.startswith(key)])
     return "sample intruder_w000 not in samples.parquet"
 
 
 def remove_a_sample(path: Path) -> str:
-    members = members_of(path)
+    members = tar_members(path)
     key = members[0][0].split(".")[0]
-    write_members(path, [(name, data) for name, data in members if not name.startswith(key + ".")])
+    write_tar(path, [(name, data) for name, data in members if not name.startswith(key + ".")])
     return f"sample {key} in samples.parquet but not in the shard"
 
 
 def climbing_member(path: Path) -> str:
-    members = members_of(path)
-    write_members(path, members + [("../../escaped.rgb.png", members[0][1]), ("/tmp/absolute.rgb.png", members[0][1])])
+    members = tar_members(path)
+    write_tar(path, members + [("../../escaped.rgb.png", members[0][1]), ("/tmp/absolute.rgb.png", members[0][1])])
     return "unreadable tar .*'../../escaped.rgb.png' is not a flat KEY.EXTENSION name"
 
 
@@ -92,9 +79,9 @@ def test_verify_names_the_shard_and_the_change(cefa_shards, shard_copy, damage):
 
 
 def corrupt_one_image(path: Path) -> str:
-    members = members_of(path)
+    members = tar_members(path)
     name = next(n for n, _ in members if ".rgb_di." in n)
-    write_members(path, [(n, b"not an image" if n == name else d) for n, d in members])
+    write_tar(path, [(n, b"not an image" if n == name else d) for n, d in members])
     return name.split(".")[0]
 
 

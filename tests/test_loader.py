@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from pathlib import Path
 
 import cv2
@@ -15,6 +14,8 @@ from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_
 from pipeline.samples import decode_image
 from training.data import CorruptSamples, SampleDecoder, SplitShards, iterate_eval, loader, split_shards, train_pipeline
 from training.tar_stream import tar_samples
+
+from .tars import write_tar
 from training.scoring import model_inputs
 
 
@@ -81,12 +82,7 @@ def test_pickle_members_are_never_deserialised(tmp_path):
     members = {"k.json": json.dumps({"is_bonafide": False, "video_id": "v", "attack_type": "print", "subject": "s"}).encode(),
                "k.rgb.png": _png(np.zeros((128, 128, 3), np.uint8)), "k.rgb_di.png": _png(np.zeros((128, 128), np.uint8)),
                "k.pyd": pickle.dumps(Boom()), "k.pth": pickle.dumps(Boom())}
-    shard = tmp_path / "evil.tar"
-    with tarfile.open(shard, "w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    shard = write_tar(tmp_path / "evil.tar", members.items())
     batches = list(iterate_eval(SplitShards("p", "test", [str(shard)], 1), ["rgb"], 1, 0))
     assert batches[0]["key"] == ["k"] and not (tmp_path / "pwned").exists()
 
@@ -124,19 +120,10 @@ def test_colour_jitter_matches_the_float_formula_to_one_grey_level():
         assert np.abs(ours - reference).max() <= 1 and abs((ours - reference).mean()) < 0.2
 
 
-def _tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
-    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
 def test_tar_reader_reads_what_tarfile_wrote_and_counts_a_truncated_shard(tmp_path):
     long_key = "k" * 120  # longer than a tar header's name field: a GNU long-name member
     members = [(f"{key}.{ext}", f"{key}-{ext}".encode() * n) for key in ("a", long_key) for ext, n in (("json", 1), ("x", 700))]
-    whole = _tar(tmp_path / "whole.tar", members)
+    whole = write_tar(tmp_path / "whole.tar", members)
     cut = tmp_path / "cut.tar"
     cut.write_bytes(whole.read_bytes()[:1800])  # inside the first sample's second member
     handler = CorruptSamples()
@@ -163,10 +150,10 @@ def test_npy_members_are_read_without_copies_or_objects():
 
 
 def test_tar_reader_keeps_shards_apart_after_an_error_and_refuses_hostile_headers(tmp_path):
-    first = _tar(tmp_path / "first.tar", [("k1.a", b"1" * 600), ("k1.b", b"2" * 600)])
+    first = write_tar(tmp_path / "first.tar", [("k1.a", b"1" * 600), ("k1.b", b"2" * 600)])
     cut = tmp_path / "cut.tar"
     cut.write_bytes(first.read_bytes()[:1700])  # inside k1.b
-    second = _tar(tmp_path / "second.tar", [("k1.a", b"3"), ("k1.b", b"4")])  # the same key in the next shard
+    second = write_tar(tmp_path / "second.tar", [("k1.a", b"3"), ("k1.b", b"4")])  # the same key in the next shard
     samples = list(tar_samples(CorruptSamples())([{"url": str(cut)}, {"url": str(second)}]))
     # the broken shard's half sample is not merged into the next shard's sample of the same key
     assert [(s["__url__"], sorted(k for k in s if not k.startswith("__"))) for s in samples] == [
