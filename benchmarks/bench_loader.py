@@ -21,7 +21,6 @@ SD-Net's training step rate.
 from __future__ import annotations
 
 import json
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from pipeline.datasets.probe import frame_files
 from pipeline.dynamic import quantise
 from pipeline.samples import IMAGE_FORMATS, SampleConfig, decode_image, encode_image
 from pipeline.shard import StageConfig
+from pipeline.verify import read_tar_samples
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, geometric_matrix, warp
 from training.data import SampleDecoder, SplitShards, collate, loader, train_pipeline, unpack
 from training.scoring import model_inputs
@@ -75,10 +75,7 @@ def read_members(config: StageConfig, limit: int) -> list[dict[str, bytes]]:
     """Up to ``limit`` samples' members (extension → bytes) from the first shards."""
     samples: dict[str, dict[str, bytes]] = {}
     for url in all_shards(config).urls:
-        with tarfile.open(url) as tar:
-            for member in tar:
-                key, _, extension = member.name.partition(".")
-                samples.setdefault(key, {})[extension] = tar.extractfile(member).read()
+        samples |= read_tar_samples(Path(url))
         if len(samples) >= limit:
             break
     return list(samples.values())[:limit]

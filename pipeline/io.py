@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -13,7 +13,8 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def _replace_atomically(path: Path, write) -> None:
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it over ``path``."""
     tmp = _temporary(path)
     try:
         write(tmp)
@@ -23,13 +24,13 @@ def _replace_atomically(path: Path, write) -> None:
 
 
 def write_bytes_atomic(data: bytes, path: Path) -> None:
-    _replace_atomically(path, lambda tmp: tmp.write_bytes(data))
+    replace_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
-    _replace_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
+    replace_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
 
 
 def write_json_atomic(document: Any, path: Path) -> None:
     text = json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
-    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

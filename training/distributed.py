@@ -33,6 +33,11 @@ def setup(device_name: str | None = None) -> DistInfo:
     return DistInfo(rank, world_size, local_rank, device)
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if hasattr(model, "module") else model
+
+
 def gather_rows(rows: list) -> list:
     """Every rank's rows on every rank (a no-op without a process group)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:

@@ -186,8 +186,9 @@ def tpr_at_fpr(scores: ArrayLike, is_bonafide: ArrayLike,
 
 
 def _curve(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    thresholds = _candidates(_arrays(scores, is_bonafide)[0])[::-1]  # +inf, then scores descending
-    return (thresholds, *_rates(*_arrays(scores, is_bonafide), thresholds))
+    values, labels = _arrays(scores, is_bonafide)
+    thresholds = _candidates(values)[::-1]  # +inf, then scores descending
+    return (thresholds, *_rates(values, labels, thresholds))
 
 
 def roc_points(scores: ArrayLike, is_bonafide: ArrayLike) -> dict[str, np.ndarray]:

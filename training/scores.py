@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.io import replace_atomically
+
 log = logging.getLogger(__name__)
 
 #: Columns of the score schema, in order.
@@ -116,10 +118,7 @@ def read_score_csv(path: str | os.PathLike) -> pd.DataFrame:
 
 def write_score_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a score table atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    table.to_csv(tmp, index=False, float_format="%.10g")
-    os.replace(tmp, path)
+    replace_atomically(Path(path), lambda tmp: table.to_csv(tmp, index=False, float_format="%.10g"))
 
 
 def video_scores(window_scores: pd.DataFrame, source: str = "<window scores>") -> pd.DataFrame:

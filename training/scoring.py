@@ -9,11 +9,13 @@ import torch
 
 from .augment import normalise
 from .data import SplitShards, iterate_eval
-from .distributed import gather_rows
+from .distributed import gather_rows, unwrap
+from .scores import SCORE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-SCORE_COLUMNS = ["key", "video_id", "subject", "is_bonafide", "attack_type", "score"]
+#: A window's score row: its sample key, then the per-video score schema.
+WINDOW_COLUMNS = ["key", *SCORE_COLUMNS]
 
 
 def model_inputs(batch: dict[str, Any], modalities: list[str], device: torch.device) -> dict[str, torch.Tensor]:
@@ -34,7 +36,7 @@ def score_windows(
     checked against the split's sample count from splits.json, so a shortfall is never silent.
     """
     # the unwrapped model: a DDP forward would sync buffers with ranks that may have no dev shard
-    core = model.module if hasattr(model, "module") else model
+    core = unwrap(model)
     was_training = core.training
     core.eval()
     rows, skipped = [], 0
@@ -52,4 +54,4 @@ def score_windows(
     if len(rows) != shards.n_samples:
         log.error("%s/%s: %d windows scored, splits.json lists %d: the metrics miss the others",
                   shards.protocol, shards.split, len(rows), shards.n_samples)
-    return pd.DataFrame(rows, columns=SCORE_COLUMNS).sort_values("key", ignore_index=True)
+    return pd.DataFrame(rows, columns=WINDOW_COLUMNS).sort_values("key", ignore_index=True)

@@ -76,7 +76,7 @@ def _tar_members(stream: BinaryIO, url: str) -> Iterator[tuple[str, bytes]]:
         stream.read(-size % TAR_BLOCK)
         kind = header[156:157]
         if kind == b"L":  # GNU long name: the next member's name
-            long_name = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            long_name = _tar_string(data)
             continue
         if kind in (b"x", b"g"):
             raise ValueError(f"{url}: pax tar headers are not supported (shards are GNU tars)")

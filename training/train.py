@@ -21,12 +21,13 @@ from typing import Any
 import torch
 
 from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
+from pipeline.io import replace_atomically
 from pipeline.params import load_section
 from pipeline.protocols import load_spec
 
 from .augment import AugmentConfig
 from .data import CorruptSamples, loader, split_shards, train_pipeline
-from .distributed import DistInfo, setup, teardown
+from .distributed import DistInfo, setup, teardown, unwrap
 from .metrics import pad_metrics, threshold_at_eer
 from .model import SDNet
 from .scores import video_scores
@@ -95,12 +96,9 @@ def build_optimizer(config: TrainConfig, model: torch.nn.Module):
 
 
 def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, config: TrainConfig) -> None:
-    core = model.module if hasattr(model, "module") else model
-    state = {"model": core.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "epoch": epoch, "config": asdict(config)}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    state = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict(), "epoch": epoch, "config": asdict(config)}
+    replace_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -109,7 +107,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: DistInfo) -> dict[str, float]:
-    core = model.module if hasattr(model, "module") else model
+    core = unwrap(model)
     model.train()
     correct, count, loss_sum, skipped = 0, 0, 0.0, 0
     for batch in batches:
@@ -144,9 +142,10 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     share_cpu(config.num_workers, dist)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    modalities = split_modalities(config, "train")
-    train_shards = split_shards(Path(config.manifests), split_protocol(config), "train", Path(config.shards))
-    dev_shards = split_shards(Path(config.manifests), split_protocol(config), "dev", Path(config.shards))
+    modalities, dev_modalities = split_modalities(config, "train"), split_modalities(config, "dev")
+    protocol = split_protocol(config)
+    train_shards = split_shards(Path(config.manifests), protocol, "train", Path(config.shards))
+    dev_shards = split_shards(Path(config.manifests), protocol, "dev", Path(config.shards))
     model = build_model(config, modalities).to(dist.device)
     optimizer, scheduler = build_optimizer(config, model)
     start = 0
@@ -176,7 +175,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
         metrics = train_epoch(model, optimizer, scaler, loader(pipeline, config.num_workers), modalities, dist)
         metrics["lr"] = scheduler.get_last_lr()[0]  # the rate this epoch trained with
         scheduler.step()
-        dev = score_windows(model, dev_shards, split_modalities(config, "dev"), config.batch_size, config.num_workers,
+        dev = score_windows(model, dev_shards, dev_modalities, config.batch_size, config.num_workers,
                             dist.device, dist.world_size, config.fail_on_corrupt)
         metrics |= dev_metrics(video_scores(dev))
         if live is not None:
@@ -238,8 +237,6 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args)
     params = load_section("train", args.params)
     resume, device = args.resume, args.device
-    for name in ("resume", "params", "device", "quiet", "verbose"):
-        delattr(args, name)
     dist = setup(device)
     try:
         run(config_from_args(args, params), resume=resume, dist=dist)
