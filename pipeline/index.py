@@ -103,8 +103,8 @@ def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lis
     videos = videos_table(drop_duplicate_ids(scan))
     if videos.empty:
         raise ProtocolError(f"no valid recording found under {root} for dataset {dataset!r}")
+    present = set(videos["video_id"])
     if scan.memberships:  # the release defines its own membership (anonymised challenge folders)
-        present = set(videos["video_id"])
         protocols = membership_from_lists(spec, [e for e in scan.memberships if e.video_id in present])
     else:
         protocols = apply_spec(spec, videos)
@@ -117,8 +117,8 @@ def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lis
         if use_lists:
             covered = {(spec.resolve(e.protocol), e.split) for e in entries}
             keep = [(p, s) not in covered for p, s in zip(protocols["protocol"], protocols["split"])]
-            present = [e for e in entries if e.video_id in set(videos["video_id"])]
-            result.protocols = pd.concat([protocols[keep], membership_from_lists(spec, present)], ignore_index=True)
+            listed = [e for e in entries if e.video_id in present]
+            result.protocols = pd.concat([protocols[keep], membership_from_lists(spec, listed)], ignore_index=True)
     result.violations = check_membership(spec, videos, result.protocols)
     return result
 

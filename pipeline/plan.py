@@ -43,10 +43,6 @@ class ShardPlan:
     signature: tuple[str, ...]
     recordings: tuple[RecordingTask, ...]
 
-    @property
-    def n_windows(self) -> int:
-        return sum(len(r.windows) for r in self.recordings)
-
 
 @dataclass
 class Plan:
@@ -118,14 +114,14 @@ def plan_shards(
         video_id = video["video_id"]
         escaping = escaping_paths(video)
         if escaping:
-            rejects.append(_reject(video_id, "unsafe_path", f"paths must stay inside the raw root: {escaping}"))
+            rejects.append(reject_row(video_id, None, "plan", "unsafe_path", f"paths must stay inside the raw root: {escaping}"))
             continue
         if video_id not in memberships:
-            rejects.append(_reject(video_id, "not_in_any_protocol", "no protocol split selects this recording"))
+            rejects.append(reject_row(video_id, None, "plan", "not_in_any_protocol", "no protocol split selects this recording"))
             continue
         windows = recording_windows(aligned_frame_count(video), memberships[video_id], length, count)
         if not windows:
-            rejects.append(_reject(video_id, "too_short", f"{aligned_frame_count(video)} aligned frames < window {length}"))
+            rejects.append(reject_row(video_id, None, "plan", "too_short", f"{aligned_frame_count(video)} aligned frames < window {length}"))
             continue
         records[video_id] = video
         for window, signature in windows:
@@ -150,5 +146,6 @@ def _chunk(signature, by_video: dict[str, list[WindowTask]], records, samples_pe
     return shards
 
 
-def _reject(video_id: str, reason: str, detail: str, window: int | None = None) -> dict[str, Any]:
-    return {"video_id": video_id, "window": window, "stage": "plan", "reason": reason, "detail": detail}
+def reject_row(video_id: str, window: int | None, stage: str, reason: str, detail: str) -> dict[str, Any]:
+    """One row of rejects.parquet (a whole recording when ``window`` is None): every stage builds them here."""
+    return {"video_id": video_id, "window": window, "stage": stage, "reason": reason, "detail": detail}

@@ -23,7 +23,7 @@ from .datasets.records import MODALITIES
 from .detectors import make_detector
 from .dynamic import dynamic_image, quantise
 from .frames import DecodeError, open_source
-from .plan import RecordingTask, WindowTask
+from .plan import RecordingTask, WindowTask, reject_row
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,10 @@ class Sample:
     row: dict[str, Any]
 
 
-_detectors: dict[str, Any] = {}
-
-
+@lru_cache(maxsize=None)
 def detector_for(backend: str):
     """One detector per worker process: model weights load once, not once per window."""
-    if backend not in _detectors:
-        _detectors[backend] = make_detector(backend)
-    return _detectors[backend]
+    return make_detector(backend)
 
 
 def encode_image(image: np.ndarray, config: SampleConfig) -> bytes:
@@ -188,7 +184,7 @@ def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> 
         clips = {m: np.stack([decoded[m][i] for i in window.frames]) for m in modalities}
         geometry = geometry_source.for_window(window, clips["rgb"] if "rgb" in clips else clips[modalities[0]])
         if geometry is None:
-            rejects.append(_reject(video["video_id"], window.index, "faces", "no_face", geometry_source.last_failure))
+            rejects.append(reject_row(video["video_id"], window.index, "faces", "no_face", geometry_source.last_failure))
             continue
         sample = _make_sample(video, window, clips, geometry, counts, config)
         sample.row["annotation_issue"] = geometry_source.window_issue
@@ -213,7 +209,7 @@ def _decode(video, root: Path, modalities: list[str], windows) -> tuple[dict, li
         try:
             frames = {m: _read(root / video[f"path_{m}"], m, list(window.frames)) for m in modalities}
         except DecodeError as error:
-            rejects.append(_reject(video["video_id"], window.index, "decode", "decode_error", str(error)))
+            rejects.append(reject_row(video["video_id"], window.index, "decode", "decode_error", str(error)))
             continue
         for modality, by_index in frames.items():
             decoded[modality].update(by_index)
@@ -323,7 +319,3 @@ class WindowGeometry:
             self.last_failure = f"{detector.name} found no face in frame {window.frames[len(window.frames) // 2]}"
             return None
         return faces.box_geometry(box, self.config.crop_size, self.config.padding, detector.name)
-
-
-def _reject(video_id: str, window: int | None, stage: str, reason: str, detail: str) -> dict[str, Any]:
-    return {"video_id": video_id, "window": window, "stage": stage, "reason": reason, "detail": detail}

@@ -22,7 +22,7 @@ import pandas as pd
 from .cli import add_verbosity_arguments, configure_logging, progress_enabled
 from .io import write_json_atomic, write_parquet_atomic
 from .params import dataset_path, load_section
-from .plan import SHARD_NAME, ShardPlan, plan_shards
+from .plan import SHARD_NAME, ShardPlan, plan_shards, reject_row
 from .samples import SampleConfig
 from .shard_task import PARTS, finished_part, write_shard
 
@@ -75,8 +75,9 @@ def run(config: StageConfig) -> StageSummary:
     _remove_leftovers(config.out, {s.name for s in plan.shards})
     results = {}
     todo = []
+    settings = config.sample.digest()  # once: it looks for detector weights on disk
     for shard in plan.shards:
-        done = finished_part(config.out, shard, config.sample)
+        done = finished_part(config.out, shard, settings)
         if done is None:
             todo.append(shard)
         else:
@@ -100,8 +101,7 @@ def run(config: StageConfig) -> StageSummary:
 
 
 def _failed_window(video_id: str, window: int, shard: str) -> dict[str, Any]:
-    detail = f"shard {shard} failed (see the log); rerun to retry it"
-    return {"video_id": video_id, "window": window, "stage": "shard", "reason": "task_failed", "detail": detail}
+    return reject_row(video_id, window, "shard", "task_failed", f"shard {shard} failed (see the log); rerun to retry it")
 
 
 def _remove_leftovers(out: Path, planned: set[str]) -> None:

@@ -18,16 +18,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .faces import AnnotationError
 from .frames import DecodeError
 from .io import write_json_atomic
-from .plan import ShardPlan
+from .plan import ShardPlan, reject_row
 from .samples import SampleConfig, recording_samples
 
 PARTS = "_parts"
 #: Errors that mean "this recording's data is bad": they become rejects. Anything else is a bug
 #: (or the machine: a full disk) and fails the task, so it is retried or reported, never hidden.
-DATA_ERRORS = (DecodeError, AnnotationError, ValueError)
+#: (Bad annotations never get here: the window falls back to the detector and says why.)
+DATA_ERRORS = (DecodeError, ValueError)
 
 
 def plan_digest(plan: ShardPlan) -> str:
@@ -39,8 +39,9 @@ def part_path(out_dir: Path, shard: str) -> Path:
     return out_dir / PARTS / f"{shard}.json"
 
 
-def finished_part(out_dir: Path, plan: ShardPlan, config: SampleConfig) -> dict[str, Any] | None:
-    """The saved result of a shard that is complete for this plan and config, else None."""
+def finished_part(out_dir: Path, plan: ShardPlan, config_digest: str) -> dict[str, Any] | None:
+    """The saved result of a shard that is complete for this plan and these settings (``SampleConfig.digest``),
+    else None."""
     part, tar = part_path(out_dir, plan.name), out_dir / f"{plan.name}.tar"
     if not (part.is_file() and tar.is_file()):
         return None
@@ -48,7 +49,7 @@ def finished_part(out_dir: Path, plan: ShardPlan, config: SampleConfig) -> dict[
         result = json.loads(part.read_text())
     except (OSError, ValueError):  # a damaged part vouches for nothing: the shard is redone
         return None
-    if result.get("plan_digest") != plan_digest(plan) or result.get("config_digest") != config.digest():
+    if result.get("plan_digest") != plan_digest(plan) or result.get("config_digest") != config_digest:
         return None
     if tar.stat().st_size != result.get("n_bytes"):  # the tar changed (truncated) after it was written
         return None
@@ -111,5 +112,5 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
 
 
 def _failed(video_id: str, error: Exception) -> dict[str, Any]:
-    reason = {DecodeError: "decode_error", AnnotationError: "bad_annotation"}.get(type(error), "bad_data")
-    return {"video_id": video_id, "window": None, "stage": "shard", "reason": reason, "detail": str(error)}
+    reason = "decode_error" if isinstance(error, DecodeError) else "bad_data"
+    return reject_row(video_id, None, "shard", reason, str(error))

@@ -65,10 +65,6 @@ def format_public_label(is_bonafide: bool) -> str:
     return "0" if is_bonafide else "1"
 
 
-def format_challenge_label(is_bonafide: bool) -> str:
-    return "1" if is_bonafide else "0"
-
-
 # -- scanning -------------------------------------------------------------------------------------
 def is_challenge_layout(root: Path) -> bool:
     return (root / "train").is_dir() and any(root.glob("4@*_train.txt"))
@@ -222,11 +218,6 @@ def read_lists(lists_dir: Path) -> list[ListEntry]:
 def _parse_public_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
     rel, token = tokens  # CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/color 0
     return ListEntry(match["protocol"], match["split"], Path(rel).parent.name, public_list_label(token), source)
-
-
-def list_path(row: dict) -> str:
-    """The path a public-release list uses for a recording (its colour folder)."""
-    return row["path_rgb"]
 
 
 def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:

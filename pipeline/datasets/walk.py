@@ -24,17 +24,19 @@ def subdirs(folder: Path, scan: Scan, root: Path, allowed: set[str] | None = Non
     return found
 
 
-def add_parsed(scan: Scan, root: Path, path: Path, parse: Callable[[Path], Recording]) -> bool:
+def add_parsed(scan: Scan, root: Path, path: Path, parse: Callable[[Path], Recording]) -> Recording | None:
     """Parse one recording; a naming or schema error is reported against its path and the walk goes on."""
     rel = path.relative_to(root).as_posix()
     try:
-        scan.add(recording=parse(path))
-        return True
+        recording = parse(path)
     except ScanError as error:
         scan.add(problem=Problem(rel, error.reason, error.detail))
     except RecordError as error:
         scan.add(problem=Problem(rel, "invalid_record", str(error)))
-    return False
+    else:
+        scan.add(recording=recording)
+        return recording
+    return None
 
 
 def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str, parse: Callable[[Path], Recording]) -> None:
@@ -43,11 +45,13 @@ def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str, p
     An annotation without its video, and any other file, is reported; a video without its
     annotation is kept and noted.
     """
-    videos = {p.stem for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
-    for entry in sorted(folder.iterdir()):
+    entries = sorted(folder.iterdir())
+    videos = {p.stem for p in entries if p.suffix.lower() in VIDEO_SUFFIXES}
+    for entry in entries:
         rel = entry.relative_to(root).as_posix()
         if entry.suffix.lower() in VIDEO_SUFFIXES:
-            if add_parsed(scan, root, entry, parse) and not entry.with_suffix(annotation_suffix).is_file():
+            recording = add_parsed(scan, root, entry, parse)
+            if recording is not None and recording.annotation is None:  # the adapter found no file beside it
                 detail = f"no {annotation_suffix} file beside the video: a detector will find its faces"
                 scan.notes.append(Problem(rel, "missing_annotation", detail))
         elif entry.suffix == annotation_suffix and entry.stem not in videos:
