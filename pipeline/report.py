@@ -75,7 +75,7 @@ def build_report(config: ReportConfig) -> ReportResult:
     plots = _plots(m, scan.crops)
     (config.out / "plots").mkdir(parents=True, exist_ok=True)
     for name, png in plots.items():
-        (config.out / "plots" / f"{name}.png").write_bytes(png)
+        write_bytes_atomic(png, config.out / "plots" / f"{name}.png")
     ids = {attack: list(rows["video_id"]) for attack, rows in chosen.items()} | {"rejects": list(rejects["video_id"])}
     document = _page(config, m, scan.crops, sheets, ids, plots)
     write_bytes_atomic(document.encode("utf-8"), result.html)
@@ -146,7 +146,7 @@ def _page(config: ReportConfig, m: data.Manifests, crops: pd.DataFrame, sheets: 
 
 
 def _figure(name: str, sheet: Sheet, ids: list[str]) -> str:
-    return html.image_html(sheet.png(), f"contact sheet: {name}", f"{name}: {', '.join(ids)}", f"sheet-{name}")
+    return html.image_html(sheet.png, f"contact sheet: {name}", f"{name}: {', '.join(ids)}", f"sheet-{name}")
 
 
 def _totals(m: data.Manifests) -> pd.DataFrame:

@@ -8,10 +8,13 @@ is what the shard holds; others (raw first frames) are scaled to fit and centred
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .io import write_bytes_atomic
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 LINE = 18  # label line height
@@ -45,7 +48,9 @@ class Sheet:
     image: np.ndarray  # H × W × 3, RGB
     cells: list[Cell] = field(default_factory=list)
 
+    @cached_property
     def png(self) -> bytes:
+        """The sheet as PNG, encoded once for its file and for the page that embeds it."""
         ok, encoded = cv2.imencode(".png", cv2.cvtColor(self.image, cv2.COLOR_RGB2BGR))
         if not ok:
             raise ValueError(f"sheet {self.title!r} does not encode as PNG")
@@ -53,7 +58,7 @@ class Sheet:
 
     def save(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(self.png())
+        write_bytes_atomic(self.png, path)
         return path
 
 
