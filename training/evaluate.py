@@ -32,8 +32,9 @@ from .train import TrainConfig, build_model, load_checkpoint, split_modalities, 
 log = logging.getLogger(__name__)
 
 
-def score_split_videos(config: TrainConfig, checkpoint: Path, split: str, batch_size: int, num_workers: int) -> pd.DataFrame:
-    """Video scores of one split by the checkpoint's SD-Net."""
+def score_splits(config: TrainConfig, checkpoint: Path, splits: list[str], batch_size: int,
+                 num_workers: int) -> list[pd.DataFrame]:
+    """Video scores of each split by the checkpoint's SD-Net (loaded once for all of them)."""
     dist = setup()
     state = load_checkpoint(checkpoint)
     # the network as it was trained, read from where this evaluation points
@@ -41,14 +42,19 @@ def score_split_videos(config: TrainConfig, checkpoint: Path, split: str, batch_
     trained = split_modalities(trained_config, "train")
     model = build_model(replace(trained_config, init_weights=None), trained).to(dist.device)
     model.load_state_dict(state["model"])
-    shards = split_shards(Path(config.manifests), split_protocol(config), split, Path(config.shards))
-    wanted = split_modalities(config, split)
-    if wanted == trained:
-        # evaluation reports numbers on the whole split or none: a corrupt window stops it
-        windows = score_windows(model, shards, trained, batch_size, num_workers, dist.device, dist.world_size, fail_fast=True)
-    else:
-        windows = _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist)
-    return video_scores(windows)
+    protocol = split_protocol(config)
+    scores = []
+    for split in splits:
+        shards = split_shards(Path(config.manifests), protocol, split, Path(config.shards))
+        wanted = split_modalities(config, split)
+        if wanted == trained:
+            # evaluation reports numbers on the whole split or none: a corrupt window stops it
+            windows = score_windows(model, shards, trained, batch_size, num_workers, dist.device, dist.world_size,
+                                    fail_fast=True)
+        else:
+            windows = _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist)
+        scores.append(video_scores(windows))
+    return scores
 
 
 def _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist) -> pd.DataFrame:
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                                         shards=args.shards)
         config = config_from_args(train_args, load_section("train", args.params))
         checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
-        dev, test = (score_split_videos(config, checkpoint, split, config.batch_size, config.num_workers) for split in ("dev", "test"))
+        dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
         out = args.out or Path(config.out) / "eval"
         teardown()
     report = evaluate_split_scores(dev, test, rule=args.rule)
