@@ -28,7 +28,7 @@ from .io import write_bytes_atomic
 from .params import dataset_path, load_section
 from .report_plots import histogram_png
 from .report_sheets import Sheet, compose_sheet
-from .samples import IMAGE_FORMATS, decode_image
+from .samples import decode_image, image_member
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,9 @@ def sample_tiles(members: dict[str, bytes]) -> list[tuple[str, np.ndarray]]:
     tiles = []
     for modality in MODALITIES:
         for name in (modality, f"{modality}_di"):
-            found = [ext for ext in IMAGE_FORMATS if f"{name}.{ext}" in members]
-            if found:
-                tiles.append((name, decode_image(members[f"{name}.{found[0]}"])))
+            data = image_member(members, name)
+            if data is not None:
+                tiles.append((name, decode_image(data)))
     return tiles
 
 

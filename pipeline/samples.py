@@ -108,6 +108,14 @@ def encode_image(image: np.ndarray, config: SampleConfig) -> bytes:
     return data.tobytes()
 
 
+def image_member(members: dict[str, Any], name: str) -> bytes | None:
+    """The bytes of image ``name`` (``rgb``, ``rgb_di``, …) among a sample's members, whatever its format."""
+    for extension in IMAGE_FORMATS:
+        if f"{name}.{extension}" in members:
+            return members[f"{name}.{extension}"]
+    return None
+
+
 def decode_image(data: bytes) -> np.ndarray:
     """The inverse of :func:`encode_image`: an RGB (H, W, 3) or grey (H, W) uint8 image.
 

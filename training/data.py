@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.samples import IMAGE_FORMATS, decode_image
+from pipeline.samples import decode_image, image_member
 
 from .augment import AugmentConfig, colour_jitter, geometric_matrix, warp_all
 from .tar_stream import tar_samples
@@ -58,10 +58,10 @@ def split_shards(manifests: Path, protocol: str, split: str, shard_dir: Path | N
 
 
 def _member(sample: dict[str, Any], name: str) -> bytes:
-    for extension in IMAGE_FORMATS:
-        if f"{name}.{extension}" in sample:
-            return sample[f"{name}.{extension}"]
-    raise KeyError(f"sample {sample.get('__key__')} in {sample.get('__url__')} has no {name} image")
+    data = image_member(sample, name)
+    if data is None:
+        raise KeyError(f"sample {sample.get('__key__')} in {sample.get('__url__')} has no {name} image")
+    return data
 
 
 class CorruptSamples:

@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pipeline.datasets.records import MODALITIES
+
 from .resnet import (
     IMAGENET_WIDTH,
     ResNetStem,
@@ -46,7 +48,6 @@ from .resnet import (
     stage_channels,
 )
 
-MODALITIES = ("rgb", "depth", "ir")
 FEEDING_LEVELS = (2, 3)  # shared outputs added back into the modality branches after res2 and res3
 
 
