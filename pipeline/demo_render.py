@@ -6,7 +6,8 @@ the reference landmarks pushed through the same matrix and agree with the pixels
 
 Physical cues, chosen to match what the real sensors see:
 - live: rigid head motion plus non-rigid blinks and mouth movement; depth shows the face relief;
-  IR is a normal grey image, brighter where the face is nearer (active NIR illumination).
+  IR is a normal grey image, brighter where the face is nearer (active NIR illumination) and
+  the same for every skin tone (melanin absorbs little in the near infrared).
 - print / cut print: the photo moves as one rigid plane; reduced dynamic range, paper (or cloth)
   texture; depth is a flat, slightly tilted plane (a bent print adds a shallow curve); IR grey and
   low contrast. Cut prints show the live face (relief, blinks) through the holes.
@@ -48,6 +49,9 @@ HOLES = {"e": [(EYES[0], (14, 8)), (EYES[1], (14, 8))], "n": [(NOSE, (10, 13))],
          "m": [(MOUTH, (22, 10))]}
 ATTACKS = ("bonafide", "print", "replay", "mask3d", "silicone", "cut_print")
 RIGID_PLANES = ("print", "replay", "cut_print")
+# Visible-light skin-tone gains per CeFA ethnicity code. Melanin absorbs little in the near
+# infrared, so the IR renderer divides the tone back out: NIR brightness does not follow skin tone.
+SKIN_TONES = {"AF": (0.62, 0.55, 0.52), "EA": (1.0, 0.97, 0.86)}
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,7 @@ def _roi(name: str) -> tuple[slice, slice]:
 def identity(subject: str, seed: int, tone: str = "") -> tuple[np.ndarray, tuple]:
     """A subject's look: recoloured source (uint8 RGB) and pose (mirror, aspect, scale, roll)."""
     rng = rng_for(seed, "identity", subject)
-    gains = rng.uniform(0.85, 1.15, 3) * {"AF": (0.62, 0.55, 0.52), "EA": (1.0, 0.97, 0.86)}.get(
-        tone, (1.0, 1.0, 1.0))
+    gains = rng.uniform(0.85, 1.15, 3) * np.asarray(SKIN_TONES.get(tone, (1.0, 1.0, 1.0)))
     offset, gamma = rng.uniform(-12, 12), rng.uniform(0.85, 1.2)
     img = (_source().astype(np.float32) / 255.0) ** gamma * 255.0 * gains + offset
     pose = (bool(rng.random() < 0.5), rng.uniform(0.92, 1.08), rng.uniform(0.93, 1.07),
@@ -517,6 +520,11 @@ def _flat_depth(job: _Job, m: np.ndarray) -> np.ndarray:
     return depth
 
 
+def _nir_luminance(rgb: np.ndarray, tone: str) -> np.ndarray:
+    """Brightness the IR camera sees: the visible luminance with the skin tone divided back out."""
+    return rgb.mean(-1) / np.float32(np.mean(SKIN_TONES.get(tone, (1.0, 1.0, 1.0))))
+
+
 def _crop_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
     spec, m = job.spec, job.mats[t]
     kind = spec.attack_type
@@ -524,7 +532,7 @@ def _crop_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
     out = _warp(job, live if kind == "bonafide" else job.surface, t)
     rgb, inside = out[..., :3], out[..., 3] >= 127.5
     rel = _warp(job, job.relief, t)
-    lum = rgb.mean(-1)
+    lum = _nir_luminance(rgb, spec.tone)
     near = 95.0 + 300.0 * (np.sqrt(abs(np.linalg.det(m[:, :2]))) / np.sqrt(
         abs(np.linalg.det(job.mats[0][:, :2]))) - 1.0)  # nearer heads read brighter
     if kind in ("bonafide", "mask3d", "silicone"):
@@ -542,7 +550,7 @@ def _crop_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
         rgb = rgb * (1 - hole) + 0.7 * live_rgb * hole  # the paper shades the face behind it
         hole = hole[..., 0]
         depth = depth * (1 - hole) + (near - 15.0 + 110.0 * rel) * hole
-        ir = ir * (1 - hole) + (25 + 0.5 * live_rgb.mean(-1) + 80.0 * rel) * hole
+        ir = ir * (1 - hole) + (25 + 0.5 * _nir_luminance(live_rgb, spec.tone) + 80.0 * rel) * hole
     noise = _noise(job.rng, job.seed, spec.height, spec.width)
     planes = {"rgb": rgb * job.light + 2.0 * noise, "depth": depth + 1.5 * noise[..., 0],
               "ir": ir + 2.0 * noise[..., 1]}

@@ -338,6 +338,19 @@ def test_ir_screens_are_dark(built):
         assert m["replay"] < 0.25 * m["bonafide"], (subject, m)
 
 
+def test_ir_does_not_follow_skin_tone():
+    """Melanin darkens RGB but barely changes near-infrared reflectance: IR is tone-independent."""
+    def face_means(tone: str) -> tuple[float, float]:
+        shot = render(RenderSpec("1_005_1_1_1", "S-005", "bonafide", 3, 96, 96, tone=tone), 0)
+        x1, y1, x2, y2 = shot.face_boxes[0]
+        return (float(shot.frames["rgb"][0][y1:y2, x1:x2].mean()),
+                float(shot.frames["ir"][0][y1:y2, x1:x2].mean()))
+
+    (rgb_af, ir_af), (rgb_ca, ir_ca) = face_means("AF"), face_means("CA")
+    assert rgb_af < 0.7 * rgb_ca, (rgb_af, rgb_ca)
+    assert abs(ir_af - ir_ca) < 0.05 * ir_ca, (ir_af, ir_ca)
+
+
 def test_oulu_eye_file_matches_record(built):
     root, recs = built("oulu")
     for rec in recs[::7]:
