@@ -95,8 +95,13 @@ def escaping_paths(video: dict[str, Any]) -> list[str]:
     videos.parquet is an input like any other (edited, or from someone else's index): a path in it
     must never make the shard stage read outside the dataset.
     """
-    paths = [v for k, v in video.items() if (k.startswith("path_") or k == "annotation_path") and isinstance(v, str)]
-    return [p for p in paths if escapes_root(p)]
+    return [p for p in source_paths(video) if escapes_root(p)]
+
+
+def source_paths(video: dict[str, Any]) -> list[str]:
+    """Every file or frame folder the recording is read from (modalities and annotation), as listed."""
+    return [v for k, v in sorted(video.items())
+            if (k.startswith("path_") or k == "annotation_path") and isinstance(v, str)]
 
 
 def plan_shards(

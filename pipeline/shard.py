@@ -77,7 +77,7 @@ def run(config: StageConfig) -> StageSummary:
     todo = []
     settings = config.sample.digest()  # once: it looks for detector weights on disk
     for shard in plan.shards:
-        done = finished_part(config.out, shard, settings)
+        done = finished_part(config.out, shard, settings, config.root)
         if done is None:
             todo.append(shard)
         else:

@@ -1,9 +1,10 @@
 """One Dask task: write one shard (a WebDataset tar) atomically and deterministically.
 
 The tar is written under a temporary name unique to the attempt and renamed to its final name when
-complete; only then are its manifest rows saved beside it (``_parts/<shard>.json``, with the plan
-and settings digests). A tar under its final name is always complete, and a rerun reuses a shard
-only when both exist and the digests match. Members carry fixed
+complete; only then are its manifest rows saved beside it (``_parts/<shard>.json``, with the plan,
+settings and sources digests). A tar under its final name is always complete, and a rerun reuses a
+shard only when both exist and the digests match: a shard whose raw files changed (a regenerated
+demo, a repaired frame) is written again. Members carry fixed
 metadata (mtime 0, uid/gid 0, mode 0644), so the same inputs give byte-identical tars.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import tarfile
 from dataclasses import asdict
@@ -20,8 +22,10 @@ from typing import Any
 
 from .frames import DecodeError
 from .io import write_json_atomic
-from .plan import ShardPlan, reject_row
+from .plan import ShardPlan, reject_row, source_paths
 from .samples import SampleConfig, recording_samples
+
+log = logging.getLogger(__name__)
 
 PARTS = "_parts"
 #: Errors that mean "this recording's data is bad": they become rejects. Anything else is a bug
@@ -35,13 +39,40 @@ def plan_digest(plan: ShardPlan) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
+def sources_digest(plan: ShardPlan, root: Path) -> str:
+    """Size and modification time of every raw file the plan's recordings are read from.
+
+    Cheap (nothing is read, as with make's timestamps), and a file changed or replaced in place shows.
+    A frame folder counts as all of its files; a missing path counts as missing.
+    """
+    stats = []
+    for task in plan.recordings:
+        for rel in source_paths(task.video):
+            for file in _files(root / rel):
+                try:
+                    info = file.stat()
+                except OSError:  # missing or unreadable: the worker reports it as a reject
+                    stats.append((file.relative_to(root).as_posix(), None))
+                else:
+                    stats.append((file.relative_to(root).as_posix(), info.st_size, info.st_mtime_ns))
+    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+
+
+def _files(path: Path) -> list[Path]:
+    """The files of a frame folder (sorted), or the path itself (a video, an annotation, a missing path)."""
+    try:
+        return sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path]
+    except OSError:
+        return [path]
+
+
 def part_path(out_dir: Path, shard: str) -> Path:
     return out_dir / PARTS / f"{shard}.json"
 
 
-def finished_part(out_dir: Path, plan: ShardPlan, config_digest: str) -> dict[str, Any] | None:
-    """The saved result of a shard that is complete for this plan and these settings (``SampleConfig.digest``),
-    else None."""
+def finished_part(out_dir: Path, plan: ShardPlan, config_digest: str, root: Path) -> dict[str, Any] | None:
+    """The saved result of a shard that is complete for this plan, these settings (``SampleConfig.digest``)
+    and the raw files as they are now under ``root``, else None."""
     part, tar = part_path(out_dir, plan.name), out_dir / f"{plan.name}.tar"
     if not (part.is_file() and tar.is_file()):
         return None
@@ -52,6 +83,9 @@ def finished_part(out_dir: Path, plan: ShardPlan, config_digest: str) -> dict[st
     if result.get("plan_digest") != plan_digest(plan) or result.get("config_digest") != config_digest:
         return None
     if tar.stat().st_size != result.get("n_bytes"):  # the tar changed (truncated) after it was written
+        return None
+    if result.get("sources_digest") != sources_digest(plan, root):
+        log.info("shard %s: its raw files changed since it was written; writing it again", plan.name)
         return None
     return result
 
@@ -70,6 +104,7 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
 
     cv2.setNumThreads(1)  # parallelism comes from Dask workers, one thread each
     out = Path(out_dir)
+    sources = sources_digest(plan, Path(root))  # before reading: a file changed meanwhile redoes the shard
     final = out / f"{plan.name}.tar"
     tmp = out / f".{plan.name}.tar.tmp-{os.getpid()}"
     samples, rejects = [], []
@@ -94,6 +129,7 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
             "rejects": rejects,
             "plan_digest": plan_digest(plan),
             "config_digest": config.digest(),
+            "sources_digest": sources,
         }
         part_path(out, plan.name).unlink(missing_ok=True)  # an older part must never vouch for this tar
         os.replace(tmp, final)

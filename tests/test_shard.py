@@ -288,6 +288,29 @@ def test_a_corrupt_frame_costs_only_the_windows_that_read_it(demo_root, tmp_path
     assert verify(config.out, config.manifests) == []
 
 
+def test_a_repaired_frame_is_read_again_on_the_next_run(demo_root, tmp_path):
+    """Reuse is vouched for by the raw files too: a fixed file redoes its shard, and only that one."""
+    source, _ = demo_root("cefa")
+    raw = tmp_path / "raw"
+    shutil.copytree(source, raw)
+    recording = sorted((raw / "CASIA_CeFA/Ethnicity/AF").glob("*/*_1_1_1"))[0]
+    frame = sorted((recording / "color").iterdir())[-1]
+    good = frame.read_bytes()
+    frame.write_bytes(b"\xff\xd8 truncated download")
+    from pipeline.index import build_index, write_index
+
+    write_index(build_index("cefa", raw), tmp_path / "m", "cefa", ["test"])
+    config = stage_config(raw, tmp_path / "m", tmp_path / "s")
+    first = run(config)
+    assert recording.name in set(pd.read_parquet(config.manifests / "rejects.parquet")["video_id"])
+    frame.write_bytes(good)
+    os.utime(frame, ns=(frame.stat().st_atime_ns, frame.stat().st_mtime_ns + 10**9))  # coarse clocks
+    second = run(config)
+    assert second.reused == first.shards - 1
+    assert recording.name not in set(pd.read_parquet(config.manifests / "rejects.parquet")["video_id"])
+    assert second.samples == first.samples + 1 and verify(config.out, config.manifests) == []
+
+
 def test_strict_turns_rejects_into_a_failing_exit(demo_root, tmp_path):
     source, _ = demo_root("surf")
     raw = tmp_path / "raw"
