@@ -289,6 +289,15 @@ def test_video_scores_mean_of_windows():
     validate_scores(videos)  # a valid video-level table
 
 
+def test_video_scores_average_each_head_like_the_score():
+    windows = window_table([("v1_0", "v1", "s1", True, "bonafide", 0.2), ("v1_1", "v1", "s1", True, "bonafide", 0.4),
+                            ("v2_0", "v2", "s2", False, "print", 0.1)])
+    windows["head:depth/static"] = [0.9, 0.5, 0.3]
+    videos = video_scores(windows.drop(columns="key"))
+    assert list(videos.columns)[-2:] == ["n_windows", "head:depth/static"]
+    assert videos["head:depth/static"].tolist() == pytest.approx([0.7, 0.3])
+
+
 @pytest.mark.parametrize("bad_row, column", [
     (("v1_1", "v1", "s1", False, "print", 0.4), "is_bonafide"),
     (("v2_1", "v2", "s2", False, "replay", 0.3), "attack_type"),

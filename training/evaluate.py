@@ -25,7 +25,7 @@ from .data import split_shards
 from .distributed import setup, teardown
 from .metrics import evaluate_split_scores, write_report
 from .plots import write_curve_plots
-from .scores import read_score_csv, video_scores
+from .scores import HEAD_PREFIX, read_score_csv, video_scores
 from .scoring import score_windows
 from .train import TrainConfig, build_model, load_checkpoint, split_modalities, split_protocol
 
@@ -68,7 +68,8 @@ def _cross_modality_windows(model, shards, trained, wanted, batch_size, num_work
                                 fail_fast=True)
         per_modality.append(windows.set_index("key"))
     merged = per_modality[0].copy()
-    merged["score"] = pd.concat([frame["score"] for frame in per_modality], axis=1).mean(axis=1)  # aligned by key
+    for column in [c for c in merged.columns if c == "score" or c.startswith(HEAD_PREFIX)]:
+        merged[column] = pd.concat([frame[column] for frame in per_modality], axis=1).mean(axis=1)  # aligned by key
     return merged.reset_index()
 
 
@@ -83,6 +84,10 @@ class _RenamedModel:
 
     def score(self, logits):
         return self.model.score(logits)
+
+    @property
+    def head_names(self) -> list[str]:
+        return self.model.head_names
 
     def eval(self):
         self.model.eval()

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 SCORE_COLUMNS = ("video_id", "subject", "is_bonafide", "attack_type", "score")
 #: The ``attack_type`` of every bona fide presentation, and of no attack.
 BONAFIDE = "bonafide"
+#: Optional diagnostic columns ``head:<name>``: one network head's bona fide probability (SD-Net's
+#: ``head:rgb/static``, ``head:shared``, ...). ``score`` alone decides; these say which branch carries a cue.
+HEAD_PREFIX = "head:"
 
 _TRUE = {"1", "true", "1.0"}
 _FALSE = {"0", "false", "0.0"}
@@ -126,7 +129,7 @@ def video_scores(window_scores: pd.DataFrame, source: str = "<window scores>") -
 
     Window rows follow the score schema (plus e.g. ``key``). ``subject``, ``is_bonafide`` and
     ``attack_type`` must agree across a video's windows (``ValueError`` otherwise). The result has
-    the schema columns plus ``n_windows``, sorted by ``video_id``.
+    the schema columns, ``n_windows`` and the mean of every ``head:`` column, sorted by ``video_id``.
     """
     windows = validate_scores(window_scores, source, unique_video_id=False)
     if windows.empty:
@@ -138,9 +141,11 @@ def video_scores(window_scores: pd.DataFrame, source: str = "<window scores>") -
             vid = counts[counts > 1].index[0]
             seen = sorted(map(str, windows.loc[windows["video_id"] == vid, col].unique()))
             raise _fail(source, col, f"inconsistent labels within video {vid!r}: {seen}")
+    heads = [c for c in windows.columns if str(c).startswith(HEAD_PREFIX)]
     videos = grouped.agg(subject=("subject", "first"), is_bonafide=("is_bonafide", "first"),
                          attack_type=("attack_type", "first"), score=("score", "mean"),
                          n_windows=("score", "size")).reset_index()
+    videos = videos.join(grouped[heads].mean(), on="video_id") if heads else videos
     videos["is_bonafide"] = videos["is_bonafide"].astype(bool)
     log.debug("%s: %d windows -> %d videos", source, len(windows), len(videos))
-    return videos[list(SCORE_COLUMNS) + ["n_windows"]]
+    return videos[[*SCORE_COLUMNS, "n_windows", *heads]]

@@ -10,11 +10,11 @@ import torch
 from .augment import normalise
 from .data import SplitShards, iterate_eval
 from .distributed import gather_rows, unwrap
-from .scores import SCORE_COLUMNS
+from .scores import HEAD_PREFIX, SCORE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-#: A window's score row: its sample key, then the per-video score schema.
+#: A window's score row: its sample key, then the per-video score schema (then one column per head).
 WINDOW_COLUMNS = ["key", *SCORE_COLUMNS]
 
 
@@ -32,6 +32,7 @@ def score_windows(
 ) -> pd.DataFrame:
     """Bona fide scores of every window of the split (gathered from all ranks when distributed).
 
+    Besides ``score`` each row holds every head's probability (``head:<name>`` columns).
     A window that does not read is skipped (``fail_fast``: raises instead); the scored count is then
     checked against the split's sample count from splits.json, so a shortfall is never silent.
     """
@@ -39,14 +40,17 @@ def score_windows(
     core = unwrap(model)
     was_training = core.training
     core.eval()
+    heads = list(core.head_names)
     rows, skipped = [], 0
     for batch in iterate_eval(shards, modalities, batch_size, num_workers, world_size, fail_fast):
         skipped += batch["skipped"]
         with torch.autocast(device.type, enabled=device.type == "cuda"):
-            scores = core.score(core(model_inputs(batch, modalities, device))).float().cpu().tolist()
+            logits = core(model_inputs(batch, modalities, device))
+            scores = core.score(logits).float().cpu().tolist()
+        per_head = torch.stack([torch.sigmoid(logits[h].float()) for h in heads], dim=1).cpu().tolist()
         for i, score in enumerate(scores):
             rows.append((batch["key"][i], batch["video_id"][i], batch["subject"][i], bool(batch["label"][i] > 0.5),
-                         batch["attack_type"][i], score))
+                         batch["attack_type"][i], score, *per_head[i]))
     core.train(was_training)
     if skipped:
         log.warning("%s/%s: %d corrupt samples skipped: their windows have no score", shards.protocol, shards.split, skipped)
@@ -54,4 +58,5 @@ def score_windows(
     if len(rows) != shards.n_samples:
         log.error("%s/%s: %d windows scored, splits.json lists %d: the metrics miss the others",
                   shards.protocol, shards.split, len(rows), shards.n_samples)
-    return pd.DataFrame(rows, columns=WINDOW_COLUMNS).sort_values("key", ignore_index=True)
+    columns = [*WINDOW_COLUMNS, *(HEAD_PREFIX + h for h in heads)]
+    return pd.DataFrame(rows, columns=columns).sort_values("key", ignore_index=True)
