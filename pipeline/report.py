@@ -77,7 +77,7 @@ def build_report(config: ReportConfig) -> ReportResult:
     for name, png in plots.items():
         write_bytes_atomic(png, config.out / "plots" / f"{name}.png")
     ids = {attack: list(rows["video_id"]) for attack, rows in chosen.items()} | {"rejects": list(rejects["video_id"])}
-    document = _page(config, m, scan.crops, sheets, ids, plots)
+    document = _page(config, m, scan, sheets, ids, plots)
     write_bytes_atomic(document.encode("utf-8"), result.html)
     result.seconds = time.perf_counter() - started
     return result
@@ -125,17 +125,17 @@ def _plots(m: data.Manifests, crops: pd.DataFrame) -> dict[str, bytes]:
     }
 
 
-def _page(config: ReportConfig, m: data.Manifests, crops: pd.DataFrame, sheets: dict[str, Sheet],
+def _page(config: ReportConfig, m: data.Manifests, scan: data.ShardScan, sheets: dict[str, Sheet],
           ids: dict[str, list[str]], plots: dict[str, bytes]) -> str:
     sections = [
-        ("summary", "Summary", html.table_html(_totals(m), "totals")),
+        ("summary", "Summary", html.table_html(_totals(m, scan), "totals") + _unreadable_shards(scan)),
         ("attributes", "Per attribute", html.tiles(
             [f"<h3>{column}</h3>" + html.table_html(data.attribute_table(m, column), f"attr-{column}")
              for column in data.attribute_columns(m.videos)])),
         ("splits", "Per protocol split", html.paragraph(
             "windows: samples in the split's shards; rejected recordings: members of the split with no sample.")
          + html.table_html(data.split_table(m), "splits")),
-        ("distributions", "Distributions", _distributions(plots, crops)),
+        ("distributions", "Distributions", _distributions(plots, scan.crops)),
         ("sheets", "Contact sheets", "".join(_figure(name, sheet, ids[name]) for name, sheet in sheets.items()
                                              if name != "rejects")),
         ("rejects", "Rejects", _rejects_section(config, m, sheets.get("rejects"), ids["rejects"])),
@@ -149,14 +149,25 @@ def _figure(name: str, sheet: Sheet, ids: list[str]) -> str:
     return html.image_html(sheet.png, f"contact sheet: {name}", f"{name}: {', '.join(ids)}", f"sheet-{name}")
 
 
-def _totals(m: data.Manifests) -> pd.DataFrame:
+def _totals(m: data.Manifests, scan: data.ShardScan) -> pd.DataFrame:
     rows = [
         ("recordings", len(m.videos)), ("bona fide recordings", int(m.videos["is_bonafide"].sum())),
         ("attack recordings", int((~m.videos["is_bonafide"]).sum())), ("windows (samples)", len(m.samples)),
         ("shards", len(m.shards)), ("shard bytes", int(m.shards["n_bytes"].sum())),
+        ("unreadable shards", len(scan.unreadable)),
         ("wholly rejected recordings", len(data.rejected_recordings(m))), ("reject rows", len(m.rejects)),
     ]
     return pd.DataFrame(rows, columns=["what", "count"])
+
+
+def _unreadable_shards(scan: data.ShardScan) -> str:
+    """The shards this report could not read: their samples are missing from every sheet and plot."""
+    if not scan.unreadable:
+        return ""
+    table = pd.DataFrame(sorted(scan.unreadable.items()), columns=["shard", "error"])
+    return (html.paragraph("These shards could not be read: their samples are missing from the sheets and "
+                           "plots below. Run python -m pipeline.verify to check every shard.")
+            + html.table_html(table, "unreadable-shards"))
 
 
 def _distributions(plots: dict[str, bytes], crops: pd.DataFrame) -> str:

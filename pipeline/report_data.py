@@ -191,13 +191,14 @@ def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | N
 class ShardScan:
     crops: pd.DataFrame  # key, video_id, crop_method, crop_side (face box side in source pixels), crop_size
     members: dict[str, dict[str, bytes]]  # the wanted samples' members, by key and extension
+    unreadable: dict[str, str]  # shard → why it could not be read (its samples are missing from the report)
 
 
 def scan_shards(shard_dir: Path, shards: list[str], wanted: set[str]) -> ShardScan:
     """One pass over each tar: every sample's JSON, and all members of the ``wanted`` keys."""
     from tqdm import tqdm
 
-    rows, members = [], defaultdict(dict)
+    rows, members, unreadable = [], defaultdict(dict), {}
     for name in tqdm(shards, unit="shard", desc="read shards", disable=not progress_enabled(), file=sys.stderr):
         try:
             with tarfile.open(shard_dir / f"{name}.tar", mode="r:") as tar:
@@ -212,8 +213,9 @@ def scan_shards(shard_dir: Path, shards: list[str], wanted: set[str]) -> ShardSc
                         rows.append(_crop_row(key, json.loads(data)))
         except (tarfile.TarError, OSError, ValueError, KeyError) as error:  # the report shows what it can
             log.warning("%s.tar: unreadable, left out of the report (%s); run pipeline.verify", name, error)
+            unreadable[name] = f"{type(error).__name__}: {error}"
     crops = pd.DataFrame(rows, columns=["key", "video_id", "crop_method", "crop_side", "crop_size"])
-    return ShardScan(crops, dict(members))
+    return ShardScan(crops, dict(members), unreadable)
 
 
 def _crop_row(key: str, meta: dict) -> dict:

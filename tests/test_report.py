@@ -285,3 +285,22 @@ def test_cli_takes_its_paths_from_params_and_writes_the_sheet_files(damaged_cefa
     assert (out / "report.html").read_text(encoding="utf-8") == result.html.read_text(encoding="utf-8")
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["crop_sizes.png", "frame_counts.png"]
     assert report_main(["--dataset", "cefa", "--params", str(params), "--manifests", str(tmp_path / "none")]) == 2
+
+
+def test_an_unreadable_shard_is_named_on_the_page(damaged_cefa, tmp_path):
+    config, result, _ = damaged_cefa
+    healthy = Tables()
+    healthy.feed(result.html.read_text(encoding="utf-8"))
+    assert rows_by_first(healthy.tables["totals"])["unreadable shards"]["count"] == "0"
+    assert "unreadable-shards" not in healthy.tables
+    shards = tmp_path / "shards"
+    shutil.copytree(config.shards, shards)
+    broken = sorted(shards.glob("*.tar"))[0]
+    broken.write_bytes(broken.read_bytes()[:700])  # cut inside the first member's data
+    damaged = build_report(ReportConfig("cefa", config.root, config.manifests, shards, tmp_path / "report",
+                                        per_type=PER_TYPE))
+    tables = Tables()
+    tables.feed(damaged.html.read_text(encoding="utf-8"))
+    assert rows_by_first(tables.tables["totals"])["unreadable shards"]["count"] == "1"
+    listed = rows_by_first(tables.tables["unreadable-shards"])
+    assert list(listed) == [broken.stem] and listed[broken.stem]["error"]
