@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from training.evaluate import main as evaluate_main
-from training.metrics import roc_points
-from training.plots import DET_LIMITS, curve_figure, plottable_splits, probit, write_curve_plots
+from training.metrics import plottable_splits, roc_points
+from training.plots import DET_LIMITS, curve_figure, probit, write_curve_plots
 
 THRESHOLD = 0.825  # the dev EER threshold of DEV (see tests/test_training.py)
 

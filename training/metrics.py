@@ -266,6 +266,16 @@ def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
     return {"threshold": report["threshold"], "dev": split(report["dev"]), "test": split(report["test"])}
 
 
+def plottable_splits(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The splits that have both classes (a curve needs bona fide and attack videos), validated."""
+    splits = {}
+    for name, table in (("dev", dev), ("test", test)):
+        table = validate_scores(table, name)
+        if table["is_bonafide"].any() and (~table["is_bonafide"]).any():
+            splits[name] = table
+    return splits
+
+
 def write_report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame,
                  out_dir: str | Path) -> dict[str, Path]:
     """Write the evaluation outputs into ``out_dir`` and return their paths by name.
@@ -282,9 +292,10 @@ def write_report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame,
     paths = {"metrics": out / "metrics.json", "report": out / "report.json"}
     write_json_atomic(metrics_summary(report), paths["metrics"])
     write_json_atomic(report, paths["report"])
+    curves = plottable_splits(dev, test)
     for name, table in (("dev", dev), ("test", test)):
-        table = validate_scores(table, name)
-        if table["is_bonafide"].any() and (~table["is_bonafide"]).any():
+        table = curves[name] if name in curves else validate_scores(table, name)
+        if name in curves:
             for kind, points in (("roc", roc_points), ("det", det_points)):
                 paths[f"{kind}_{name}"] = out / f"{kind}_{name}.csv"
                 write_score_csv(pd.DataFrame(points(table["score"], table["is_bonafide"])), paths[f"{kind}_{name}"])

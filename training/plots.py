@@ -16,8 +16,7 @@ import pandas as pd
 
 from pipeline.io import write_bytes_atomic
 
-from .metrics import det_points, pad_metrics, roc_points
-from .scores import validate_scores
+from .metrics import det_points, pad_metrics, plottable_splits, roc_points
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +76,6 @@ def _style(axes, kind: str, threshold: float) -> None:
                  xlabel="APCER (pooled)", ylabel="BPCER", title=f"DET (threshold {threshold:.4g} chosen on dev)")
     axes.grid(True, color="0.9")
     axes.legend(fontsize="small", loc="lower right" if kind == "roc" else "upper right")
-
-
-def plottable_splits(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The splits that have both classes (a curve needs bona fide and attack videos), validated."""
-    splits = {}
-    for name, table in (("dev", dev), ("test", test)):
-        table = validate_scores(table, name)
-        if table["is_bonafide"].any() and (~table["is_bonafide"]).any():
-            splits[name] = table
-    return splits
 
 
 def write_curve_plots(dev: pd.DataFrame, test: pd.DataFrame, threshold: float, out_dir: Path) -> dict[str, Path]:
