@@ -59,13 +59,17 @@ def test_registry_builds_every_name_and_refuses_unknown():
 
 def test_label_polarity_per_list_format():
     # CeFA and CASIA-SURF lists: 0 = bona fide; SiW and the CeFA challenge: 1 = bona fide
-    assert cefa.public_list_label("0") is True and cefa.public_list_label("1") is False
-    assert surf.list_label("0") is True
-    assert siw.list_label("1") is True and siw.list_label("0") is False
-    assert cefa.challenge_list_label("1") is True
+    assert cefa.PUBLIC_LABELS.parse("0") is True and cefa.PUBLIC_LABELS.parse("1") is False
+    assert surf.LIST_LABELS.parse("0") is True and oulu.CFD_LABELS.parse("0") is True
+    assert siw.LIST_LABELS.parse("1") is True and siw.LIST_LABELS.parse("0") is False
+    assert cefa.CHALLENGE_LABELS.parse("1") is True
     assert oulu.official_list_label("+1") is True and oulu.official_list_label("-2") is False
     with pytest.raises(ValueError, match="not 0 or 1"):
-        siw.list_label("2")
+        siw.LIST_LABELS.parse("2")
+    # writing a list is the inverse of reading it, for every format
+    for labels in (cefa.PUBLIC_LABELS, cefa.CHALLENGE_LABELS, surf.LIST_LABELS, siw.LIST_LABELS, oulu.CFD_LABELS):
+        assert [labels.parse(labels.format(b)) for b in (True, False)] == [True, False]
+    assert (siw.LIST_LABELS.format(True), surf.LIST_LABELS.format(True)) == ("1", "0")
 
 
 def _frames(folder: Path, count: int = 2) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .listfiles import binary_label, read_list_files
+from .listfiles import BinaryLabels, read_list_files
 from .probe import frame_folder_modalities, locate
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
@@ -51,18 +51,10 @@ _ANONYMISED = re.compile(r"^\d{6}$")
 
 
 # -- label polarity: decided here, once per list format -------------------------------------------
-def public_list_label(token: str) -> bool:
-    """Public-release lists: ``0`` = bona fide, ``1`` = attack."""
-    return binary_label(token, bonafide="0")
-
-
-def challenge_list_label(token: str) -> bool:
-    """Challenge lists: ``1`` = bona fide, ``0`` = attack."""
-    return binary_label(token, bonafide="1")
-
-
-def format_public_label(is_bonafide: bool) -> str:
-    return "0" if is_bonafide else "1"
+#: Public-release lists: ``0`` = bona fide, ``1`` = attack.
+PUBLIC_LABELS = BinaryLabels(bonafide="0")
+#: Challenge lists: ``1`` = bona fide, ``0`` = attack.
+CHALLENGE_LABELS = BinaryLabels(bonafide="1")
 
 
 # -- scanning -------------------------------------------------------------------------------------
@@ -206,7 +198,7 @@ def _parse_challenge_line(match: re.Match, tokens: list[str], source: str) -> Li
     kind, name = Path(tokens[0]).parts[:2]  # train/1_031_1_1_1[/profile/0001.jpg] or dev/003000
     video_id = name if kind == "train" else f"{kind}-{name}"
     split = match["split"].split("_")[0]
-    return ListEntry(match["protocol"], split, video_id, challenge_list_label(tokens[-1]), source)
+    return ListEntry(match["protocol"], split, video_id, CHALLENGE_LABELS.parse(tokens[-1]), source)
 
 
 # -- official lists of the public release ---------------------------------------------------------
@@ -217,7 +209,7 @@ def read_lists(lists_dir: Path) -> list[ListEntry]:
 
 def _parse_public_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
     rel, token = tokens  # CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/color 0
-    return ListEntry(match["protocol"], match["split"], Path(rel).parent.name, public_list_label(token), source)
+    return ListEntry(match["protocol"], match["split"], Path(rel).parent.name, PUBLIC_LABELS.parse(token), source)
 
 
 def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
@@ -228,6 +220,6 @@ def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[st
         if alias is None:
             continue  # Protocol 3 has no published list format
         files[f"CASIA_CeFA@{alias}_video_{split}.txt"] = [
-            f"{path} {format_public_label(bonafide)}" for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
+            f"{path} {PUBLIC_LABELS.format(bonafide)}" for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
         ]
     return files

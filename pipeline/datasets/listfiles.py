@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -49,8 +50,21 @@ def _refuse_escaping_paths(tokens: list[str]) -> None:
             raise ValueError(f"path {token!r} points outside the dataset root")
 
 
-def binary_label(token: str, bonafide: str) -> bool:
-    """``True`` when ``token`` is the format's bona fide value; refuses anything but 0/1."""
-    if token not in ("0", "1"):
-        raise ValueError(f"label {token!r} is not 0 or 1")
-    return token == bonafide
+@dataclass(frozen=True)
+class BinaryLabels:
+    """A list format's 0/1 label polarity, stated once: reading and writing lists both use it."""
+
+    bonafide: str  # the token that means bona fide, "0" or "1"
+
+    def __post_init__(self) -> None:
+        if self.bonafide not in ("0", "1"):
+            raise ValueError(f"bona fide token {self.bonafide!r} is not 0 or 1")
+
+    def parse(self, token: str) -> bool:
+        """``True`` when ``token`` is the format's bona fide value; refuses anything but 0/1."""
+        if token not in ("0", "1"):
+            raise ValueError(f"label {token!r} is not 0 or 1")
+        return token == self.bonafide
+
+    def format(self, is_bonafide: bool) -> str:
+        return self.bonafide if is_bonafide else str(1 - int(self.bonafide))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .listfiles import binary_label, read_list_files
+from .listfiles import BinaryLabels, read_list_files
 from .probe import locate, video_frame_count
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import subdirs, video_folder
@@ -46,13 +46,8 @@ def official_list_label(token: str) -> bool:
     return token == "+1"
 
 
-def cfd_list_label(token: str) -> bool:
-    """CFD cross-dataset lists: ``0`` = bona fide (what the files hold for every file-1 video)."""
-    return binary_label(token, bonafide="0")
-
-
-def format_cfd_label(is_bonafide: bool) -> str:
-    return "0" if is_bonafide else "1"
+#: CFD cross-dataset lists: ``0`` = bona fide (what the files hold for every file-1 video).
+CFD_LABELS = BinaryLabels(bonafide="0")
 
 
 def format_official_label(is_bonafide: bool, attack_type: str) -> str:
@@ -124,7 +119,7 @@ def _parse_bob_line(match: re.Match, tokens: list[str], source: str) -> ListEntr
 
 def _parse_cfd_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
     rel, token = tokens  # OULU_NPU/Train_files/6_3_19_1 0
-    return ListEntry("all", match["split"], Path(rel).name, cfd_list_label(token), source)
+    return ListEntry("all", match["split"], Path(rel).name, CFD_LABELS.parse(token), source)
 
 
 def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
@@ -133,7 +128,7 @@ def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[st
     for (protocol, split), rows in members.groupby(["protocol", "split"]):
         if protocol == "all":
             files[f"CFD_video_{split}.txt"] = [
-                f"{Path(path).with_suffix('').as_posix()} {format_cfd_label(bonafide)}"
+                f"{Path(path).with_suffix('').as_posix()} {CFD_LABELS.format(bonafide)}"
                 for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
             ]
             continue

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .listfiles import binary_label, read_list_files
+from .listfiles import BinaryLabels, read_list_files
 from .probe import locate, video_frame_count
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import subdirs, video_folder
@@ -33,13 +33,8 @@ _NAME = re.compile(r"^(?P<subject>\d{3})-(?P<sensor>\d)-(?P<type>[1-3])-(?P<medi
 _LIST = re.compile(r"(^|/)SiW@p(?P<protocol>\d+)_video_(?P<split>train|val|test)\.txt$")
 
 
-def list_label(token: str) -> bool:
-    """SiW lists: ``1`` = bona fide, ``0`` = attack."""
-    return binary_label(token, bonafide="1")
-
-
-def format_list_label(is_bonafide: bool) -> str:
-    return "1" if is_bonafide else "0"
+#: SiW lists: ``1`` = bona fide, ``0`` = attack (the opposite of CeFA and CASIA-SURF).
+LIST_LABELS = BinaryLabels(bonafide="1")
 
 
 def scan(root: Path) -> Scan:
@@ -97,7 +92,7 @@ def _parse_list_line(match: re.Match, tokens: list[str], source: str) -> ListEnt
     digits = match["protocol"]
     protocol = digits if len(digits) == 1 else f"{digits[0]}_{digits[1:]}"  # p21 → 2_1
     split = "dev" if match["split"] == "val" else match["split"]
-    return ListEntry(protocol, split, Path(rel).name, list_label(token), source)
+    return ListEntry(protocol, split, Path(rel).name, LIST_LABELS.parse(token), source)
 
 
 def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
@@ -107,7 +102,7 @@ def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[st
         alias = next(a for a in spec.protocols[protocol].aliases if a.startswith("p"))
         name = f"SiW@{alias}_video_{'val' if split == 'dev' else split}.txt"
         files[name] = [
-            f"{Path(path).with_suffix('').as_posix()} {format_list_label(bonafide)}"
+            f"{Path(path).with_suffix('').as_posix()} {LIST_LABELS.format(bonafide)}"
             for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
         ]
     return files

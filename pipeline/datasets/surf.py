@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .probe import frame_folder_modalities, locate
-from .listfiles import binary_label, read_list_files
+from .listfiles import BinaryLabels, read_list_files
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
 from ..protocols import ProtocolSpec
@@ -34,13 +34,8 @@ _ATTACK = re.compile(r"^(?P<code>0[1-6])_(?P<cut>e|en|enm)_(?P<shape>s|b)\.rssdk
 _LIST = re.compile(r"(^|/)CASIA_SURF@(?P<protocol>p\d+)_video_(?P<split>train|dev|test)\.txt$")
 
 
-def list_label(token: str) -> bool:
-    """Re-release lists: ``0`` = bona fide, ``1`` = attack."""
-    return binary_label(token, bonafide="0")
-
-
-def format_list_label(is_bonafide: bool) -> str:
-    return "0" if is_bonafide else "1"
+#: Re-release lists: ``0`` = bona fide, ``1`` = attack.
+LIST_LABELS = BinaryLabels(bonafide="0")
 
 
 def video_id_for(subject: str, folder_name: str) -> str:
@@ -103,14 +98,14 @@ def read_lists(lists_dir: Path) -> list[ListEntry]:
 def _parse_list_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
     rel, token = tokens
     parts = Path(rel).parts  # …/CLKJ_AS0005/real.rssdk/color
-    return ListEntry(match["protocol"], match["split"], video_id_for(parts[-3], parts[-2]), list_label(token), source)
+    return ListEntry(match["protocol"], match["split"], video_id_for(parts[-3], parts[-2]), LIST_LABELS.parse(token), source)
 
 
 def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
     """Re-release list files ``CASIA_SURF@p1_video_{train,dev,test}.txt``."""
     return {
         f"CASIA_SURF@p1_video_{split}.txt": [
-            f"{path} {format_list_label(bonafide)}" for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
+            f"{path} {LIST_LABELS.format(bonafide)}" for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
         ]
         for (protocol, split), rows in members.groupby(["protocol", "split"])
     }
