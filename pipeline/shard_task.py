@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .datasets.probe import frame_files
 from .frames import DecodeError
 from .io import write_json_atomic
 from .plan import ShardPlan, reject_row, source_paths
@@ -40,30 +41,35 @@ def plan_digest(plan: ShardPlan) -> str:
 
 
 def sources_digest(plan: ShardPlan, root: Path) -> str:
-    """Size and modification time of every raw file the plan's recordings are read from.
+    """Size and modification time of every raw file the plan's windows read.
 
-    Cheap (nothing is read, as with make's timestamps), and a file changed or replaced in place shows.
-    A frame folder counts as all of its files; a missing path counts as missing.
+    Cheap (nothing is read, as with make's timestamps), and a file changed or replaced in place shows;
+    a copy that does not keep modification times counts as changed. Only the frames the windows use
+    are looked at, by their place in the folder's frame order; a missing or unusable path counts as such.
     """
     stats = []
     for task in plan.recordings:
+        needed = sorted({index for window in task.windows for index in window.frames})
         for rel in source_paths(task.video):
-            for file in _files(root / rel):
+            for file in _files_read(root / rel, needed):
                 try:
                     info = file.stat()
-                except OSError:  # missing or unreadable: the worker reports it as a reject
+                except (OSError, ValueError):  # missing or unusable: the worker reports it as a reject
                     stats.append((file.relative_to(root).as_posix(), None))
                 else:
                     stats.append((file.relative_to(root).as_posix(), info.st_size, info.st_mtime_ns))
     return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
 
 
-def _files(path: Path) -> list[Path]:
-    """The files of a frame folder (sorted), or the path itself (a video, an annotation, a missing path)."""
+def _files_read(path: Path, needed: list[int]) -> list[Path]:
+    """The needed frames of a frame folder (a missing one as the folder itself), else the path itself."""
     try:
-        return sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path]
-    except OSError:
+        if not path.is_dir():
+            return [path]  # a video, an annotation file, or a missing path
+        frames = frame_files(path)
+    except (OSError, ValueError):
         return [path]
+    return [frames[index] if index < len(frames) else path for index in needed]
 
 
 def part_path(out_dir: Path, shard: str) -> Path:
