@@ -62,7 +62,7 @@ def build_report(config: ReportConfig) -> ReportResult:
     chosen = data.sheet_samples(m, config.per_type)
     wanted = {key for rows in chosen.values() for key in rows["key"]}
     log.info("reading %d shards from %s", len(m.shards), config.shards)
-    scan = data.scan_shards(config.shards, list(m.shards["shard"]), wanted)
+    scan = data.scan_shards(config.shards, m.shards, wanted)
     side = int(scan.crops["crop_size"].iloc[0]) if len(scan.crops) else DEFAULT_SIDE
     sheets = {attack: _sample_sheet(config.dataset, attack, rows, scan.members, side) for attack, rows in chosen.items()}
     rejects = data.reject_cells(m, config.max_rejects)
@@ -165,8 +165,8 @@ def _unreadable_shards(scan: data.ShardScan) -> str:
     if not scan.unreadable:
         return ""
     table = pd.DataFrame(sorted(scan.unreadable.items()), columns=["shard", "error"])
-    return (html.paragraph("These shards could not be read: their samples are missing from the sheets and "
-                           "plots below. Run python -m pipeline.verify to check every shard.")
+    return (html.paragraph("These shards could not be read whole: some or all of their samples are missing "
+                           "from the sheets and plots below. Run python -m pipeline.verify to check every shard.")
             + html.table_html(table, "unreadable-shards"))
 
 

@@ -191,17 +191,22 @@ def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | N
 class ShardScan:
     crops: pd.DataFrame  # key, video_id, crop_method, crop_side (face box side in source pixels), crop_size
     members: dict[str, dict[str, bytes]]  # the wanted samples' members, by key and extension
-    unreadable: dict[str, str]  # shard → why it could not be read (its samples are missing from the report)
+    unreadable: dict[str, str]  # shard → what is wrong with it (some or all of its samples are missing)
 
 
-def scan_shards(shard_dir: Path, shards: list[str], wanted: set[str]) -> ShardScan:
-    """One pass over each tar: every sample's JSON, and all members of the ``wanted`` keys."""
+def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> ShardScan:
+    """One pass over each tar of ``shards`` (shards.parquet rows): every sample's JSON, and all members
+    of the ``wanted`` keys. A tar that fails to read, or holds other than the manifest's bytes or
+    sample count (a cut at a member boundary reads without error), is listed as unreadable."""
     from tqdm import tqdm
 
     rows, members, unreadable = [], defaultdict(dict), {}
-    for name in tqdm(shards, unit="shard", desc="read shards", disable=not progress_enabled(), file=sys.stderr):
+    expected = list(shards[["shard", "n_samples", "n_bytes"]].itertuples(index=False))
+    for name, n_samples, n_bytes in tqdm(expected, unit="shard", desc="read shards", disable=not progress_enabled(),
+                                         file=sys.stderr):
+        path, found = shard_dir / f"{name}.tar", 0
         try:
-            with tarfile.open(shard_dir / f"{name}.tar", mode="r:") as tar:
+            with tarfile.open(path, mode="r:") as tar:
                 for member in tar:
                     key, _, extension = member.name.partition(".")
                     if not member.isfile() or (extension != "json" and key not in wanted):
@@ -211,8 +216,13 @@ def scan_shards(shard_dir: Path, shards: list[str], wanted: set[str]) -> ShardSc
                         members[key][extension] = data
                     if extension == "json":
                         rows.append(_crop_row(key, json.loads(data)))
+                        found += 1
+            size = path.stat().st_size
+            if size != n_bytes or found != n_samples:
+                raise ValueError(f"{found} of {n_samples} samples and {size} of {n_bytes} bytes: cut or changed")
         except (tarfile.TarError, OSError, ValueError, KeyError) as error:  # the report shows what it can
-            log.warning("%s.tar: unreadable, left out of the report (%s); run pipeline.verify", name, error)
+            log.warning("%s.tar: unreadable, partly or wholly left out of the report (%s); run pipeline.verify",
+                        name, error)
             unreadable[name] = f"{type(error).__name__}: {error}"
     crops = pd.DataFrame(rows, columns=["key", "video_id", "crop_method", "crop_side", "crop_size"])
     return ShardScan(crops, dict(members), unreadable)

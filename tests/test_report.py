@@ -287,7 +287,21 @@ def test_cli_takes_its_paths_from_params_and_writes_the_sheet_files(damaged_cefa
     assert report_main(["--dataset", "cefa", "--params", str(params), "--manifests", str(tmp_path / "none")]) == 2
 
 
-def test_an_unreadable_shard_is_named_on_the_page(damaged_cefa, tmp_path):
+def _cut_inside_first_member(tar: Path) -> None:
+    tar.write_bytes(tar.read_bytes()[:700])
+
+
+def _cut_at_a_member_boundary(tar: Path) -> None:
+    """What a partial copy can leave: whole members, no end-of-archive marker; tarfile reads it silently."""
+    import tarfile
+
+    with tarfile.open(tar) as archive:
+        offsets = [member.offset for member in archive.getmembers()]
+    tar.write_bytes(tar.read_bytes()[:offsets[len(offsets) // 2]])
+
+
+@pytest.mark.parametrize("cut", [_cut_inside_first_member, _cut_at_a_member_boundary])
+def test_an_unreadable_shard_is_named_on_the_page(damaged_cefa, tmp_path, cut):
     config, result, _ = damaged_cefa
     healthy = Tables()
     healthy.feed(result.html.read_text(encoding="utf-8"))
@@ -295,8 +309,8 @@ def test_an_unreadable_shard_is_named_on_the_page(damaged_cefa, tmp_path):
     assert "unreadable-shards" not in healthy.tables
     shards = tmp_path / "shards"
     shutil.copytree(config.shards, shards)
-    broken = sorted(shards.glob("*.tar"))[0]
-    broken.write_bytes(broken.read_bytes()[:700])  # cut inside the first member's data
+    broken = max(shards.glob("*.tar"), key=lambda tar: tar.stat().st_size)  # several samples
+    cut(broken)
     damaged = build_report(ReportConfig("cefa", config.root, config.manifests, shards, tmp_path / "report",
                                         per_type=PER_TYPE))
     tables = Tables()
