@@ -40,22 +40,24 @@ def test_checkpoint_resumes_to_the_same_state(cefa_shards, tmp_path):
     assert metrics["step"] == 1 and "acer" in metrics["dev"]
 
 
-def test_evaluate_scores_every_test_video_with_each_heads_probability(cefa_shards, tmp_path):
-    run(tiny_config(cefa_shards, tmp_path / "model", epochs=1))
+@pytest.mark.parametrize("protocol, trained", [("4_1", ["rgb", "depth", "ir"]), ("3_1", ["rgb"])])
+def test_evaluate_scores_every_test_video_with_each_heads_probability(cefa_shards, tmp_path, protocol, trained):
+    # 3_1 is cross-modality: trained on RGB, tested on depth and IR fed into the RGB branches
+    run(tiny_config(cefa_shards, tmp_path / "model", protocol=protocol, epochs=1))
     params = _params(tmp_path, cefa_shards)
-    assert evaluate_main(["--dataset", "cefa", "--protocol", "4@1", "--params", str(params),
+    assert evaluate_main(["--dataset", "cefa", "--protocol", protocol, "--params", str(params),
                           "--checkpoint", str(tmp_path / "model" / "checkpoint.pt"), "--out", str(tmp_path / "eval")]) == 0
     scores = pd.read_csv(tmp_path / "eval" / "scores_test.csv")
     samples = pd.read_parquet(cefa_shards.manifests / "samples.parquet")
     protocols = pd.read_parquet(cefa_shards.manifests / "protocols.parquet")
-    test_videos = protocols[(protocols["protocol"] == "4_1") & (protocols["split"] == "test")]["video_id"]
+    test_videos = protocols[(protocols["protocol"] == protocol) & (protocols["split"] == "test")]["video_id"]
     assert sorted(scores["video_id"]) == sorted(test_videos)
     windows = samples[samples["video_id"].isin(test_videos)].groupby("video_id").size()
     assert (scores.set_index("video_id")["n_windows"] == windows).all()
     heads = [c for c in scores.columns if c.startswith("head:")]
     kinds = ("static", "dynamic", "static_dynamic", "fused")
-    assert heads == [f"head:{m}/{k}" for m in ("rgb", "depth", "ir") for k in kinds] + ["head:shared"]
-    # SD-Net's decision score is its shared head; every head is a probability averaged over windows
+    assert heads == [f"head:{m}/{k}" for m in trained for k in kinds] + ["head:shared"]
+    # SD-Net's decision score is its shared head; every head is a probability averaged the same way
     assert scores["score"].to_numpy() == pytest.approx(scores["head:shared"].to_numpy(), abs=1e-6)
     assert ((scores[heads] >= 0) & (scores[heads] <= 1)).all().all()
 

@@ -46,8 +46,9 @@ def score_windows(
         skipped += batch["skipped"]
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             logits = core(model_inputs(batch, modalities, device))
-            scores = core.score(logits).float().cpu().tolist()
-        per_head = torch.stack([torch.sigmoid(logits[h].float()) for h in heads], dim=1).cpu().tolist()
+        logits = {name: logit.float() for name, logit in logits.items()}  # score and heads from the same values
+        scores = core.score(logits).cpu().tolist()
+        per_head = torch.stack([torch.sigmoid(logits[h]) for h in heads], dim=1).cpu().tolist()
         for i, score in enumerate(scores):
             rows.append((batch["key"][i], batch["video_id"][i], batch["subject"][i], bool(batch["label"][i] > 0.5),
                          batch["attack_type"][i], score, *per_head[i]))
