@@ -54,6 +54,11 @@ RIGID_PLANES = ("print", "replay", "cut_print")
 SKIN_TONES = {"AF": (0.62, 0.55, 0.52), "EA": (1.0, 0.97, 0.86)}
 
 
+def skin_tone(tone: str) -> np.ndarray:
+    """RGB gains of a CeFA ethnicity code (no change for CA and for datasets without one)."""
+    return np.asarray(SKIN_TONES.get(tone, (1.0, 1.0, 1.0)))
+
+
 @dataclass(frozen=True)
 class RenderSpec:
     """What to render for one recording; ``key`` seeds its motion, ``subject`` the identity."""
@@ -142,7 +147,7 @@ def _roi(name: str) -> tuple[slice, slice]:
 def identity(subject: str, seed: int, tone: str = "") -> tuple[np.ndarray, tuple]:
     """A subject's look: recoloured source (uint8 RGB) and pose (mirror, aspect, scale, roll)."""
     rng = rng_for(seed, "identity", subject)
-    gains = rng.uniform(0.85, 1.15, 3) * np.asarray(SKIN_TONES.get(tone, (1.0, 1.0, 1.0)))
+    gains = rng.uniform(0.85, 1.15, 3) * skin_tone(tone)
     offset, gamma = rng.uniform(-12, 12), rng.uniform(0.85, 1.2)
     img = (_source().astype(np.float32) / 255.0) ** gamma * 255.0 * gains + offset
     pose = (bool(rng.random() < 0.5), rng.uniform(0.92, 1.08), rng.uniform(0.93, 1.07),
@@ -522,7 +527,7 @@ def _flat_depth(job: _Job, m: np.ndarray) -> np.ndarray:
 
 def _nir_luminance(rgb: np.ndarray, tone: str) -> np.ndarray:
     """Brightness the IR camera sees: the visible luminance with the skin tone divided back out."""
-    return rgb.mean(-1) / np.float32(np.mean(SKIN_TONES.get(tone, (1.0, 1.0, 1.0))))
+    return rgb.mean(-1) / np.float32(skin_tone(tone).mean())
 
 
 def _crop_frame(job: _Job, t: int) -> dict[str, np.ndarray]:

@@ -104,5 +104,4 @@ def make_detector(backend: str = "auto") -> Detector:
     chosen = resolve_backend(backend)
     if backend == "auto":
         log.info("face detector: %s (auto)", chosen)
-    backend = chosen
-    return FaceAlignmentDetector() if backend == "face_alignment" else OpenCVDetector()
+    return FaceAlignmentDetector() if chosen == "face_alignment" else OpenCVDetector()
