@@ -26,8 +26,13 @@ def histogram_png(series: dict[str, np.ndarray], title: str, xlabel: str) -> byt
     else:
         axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes)
     axes.set(title=title, xlabel=xlabel, ylabel="count")
+    return figure_png(figure)
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes, without the version string: the same plot gives the same bytes."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})  # no version string: reproducible bytes
+    figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
 
 

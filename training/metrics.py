@@ -266,14 +266,15 @@ def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
     return {"threshold": report["threshold"], "dev": split(report["dev"]), "test": split(report["test"])}
 
 
+def has_both_classes(table: pd.DataFrame) -> bool:
+    """Whether a score table has bona fide and attack presentations: what a ROC or DET curve needs."""
+    return bool(table["is_bonafide"].any() and (~table["is_bonafide"]).any())
+
+
 def plottable_splits(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The splits that have both classes (a curve needs bona fide and attack videos), validated."""
-    splits = {}
-    for name, table in (("dev", dev), ("test", test)):
-        table = validate_scores(table, name)
-        if table["is_bonafide"].any() and (~table["is_bonafide"]).any():
-            splits[name] = table
-    return splits
+    """The splits that have both classes, validated."""
+    splits = {name: validate_scores(table, name) for name, table in (("dev", dev), ("test", test))}
+    return {name: table for name, table in splits.items() if has_both_classes(table)}
 
 
 def write_report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame,
@@ -292,10 +293,9 @@ def write_report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame,
     paths = {"metrics": out / "metrics.json", "report": out / "report.json"}
     write_json_atomic(metrics_summary(report), paths["metrics"])
     write_json_atomic(report, paths["report"])
-    curves = plottable_splits(dev, test)
     for name, table in (("dev", dev), ("test", test)):
-        table = curves[name] if name in curves else validate_scores(table, name)
-        if name in curves:
+        table = validate_scores(table, name)
+        if has_both_classes(table):
             for kind, points in (("roc", roc_points), ("det", det_points)):
                 paths[f"{kind}_{name}"] = out / f"{kind}_{name}.csv"
                 write_score_csv(pd.DataFrame(points(table["score"], table["is_bonafide"])), paths[f"{kind}_{name}"])

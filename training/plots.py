@@ -7,7 +7,6 @@ of ISO/IEC 19795-1; rates of 0 or 1 are drawn at the edge of the axis (``DET_LIM
 from __future__ import annotations
 
 import logging
-import io
 from pathlib import Path
 from statistics import NormalDist
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.io import write_bytes_atomic
+from pipeline.report_plots import figure_png
 
 from .metrics import det_points, pad_metrics, plottable_splits, roc_points
 
@@ -87,8 +87,7 @@ def write_curve_plots(dev: pd.DataFrame, test: pd.DataFrame, threshold: float, o
     paths = {}
     for kind in ("roc", "det"):
         paths[kind] = Path(out_dir) / f"{kind}.png"
-        png = io.BytesIO()
-        curve_figure(kind, splits, threshold).savefig(png, format="png", metadata={"Software": None})
-        write_bytes_atomic(png.getvalue(), paths[kind])  # every torchrun rank writes the same file
+        # every torchrun rank writes the same file, so each write is atomic
+        write_bytes_atomic(figure_png(curve_figure(kind, splits, threshold)), paths[kind])
     log.info("ROC and DET plots written to %s", out_dir)
     return paths
