@@ -7,6 +7,7 @@ by the shard stage itself when their digests match, except where a benchmark tim
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -22,8 +23,7 @@ if str(REPO) not in sys.path:  # run as `python benchmarks/x.py`: the repository
     sys.path.insert(0, str(REPO))
 
 from pipeline.params import load_section  # noqa: E402
-from pipeline.samples import SampleConfig  # noqa: E402
-from pipeline.shard import StageConfig  # noqa: E402
+from pipeline.shard import StageConfig, config_from_args  # noqa: E402
 
 BENCH = REPO / "data" / "bench"
 DATASETS = ("cefa", "oulu")
@@ -53,13 +53,10 @@ def _module(name: str, *args: str) -> None:
 def stage_config(dataset: str, out: Path, workers: int = 0, **sample: object) -> StageConfig:
     """The shard stage as ``params.yaml`` sets it up, on the bench demo data; ``sample`` overrides."""
     params = load_section("shard", REPO / "params.yaml")
-    settings = {f: params[f] for f in SampleConfig.__dataclass_fields__ if f in params}
+    config = config_from_args(argparse.Namespace(dataset=dataset), params)
     raw, manifests = demo_data(dataset)
-    return StageConfig(
-        root=raw, manifests=manifests, out=out, workers=workers,
-        window_length=int(params["window_length"]), windows_per_recording=int(params["windows_per_recording"]),
-        samples_per_shard=int(params["samples_per_shard"]), sample=replace(SampleConfig(), **(settings | sample)),
-    )
+    return replace(config, root=raw, manifests=manifests, out=out, workers=workers,
+                   sample=replace(config.sample, **sample))
 
 
 def bench_manifests(config: StageConfig, name: str) -> StageConfig:
