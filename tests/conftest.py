@@ -7,6 +7,8 @@ import pytest
 
 from pipeline.index import build_index, write_index
 
+from .manifests import copy_index_manifests
+
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory):
@@ -50,10 +52,7 @@ def cefa_shards(demo_manifests, tmp_path_factory):
 
     root, manifests = demo_manifests("cefa")
     work = tmp_path_factory.mktemp("cefa_shards")
-    (work / "m").mkdir()
-    for name in ("videos.parquet", "protocols.parquet"):
-        (work / "m" / name).write_bytes((manifests / name).read_bytes())
-    config = StageConfig(root=root, manifests=work / "m", out=work / "s", samples_per_shard=4, workers=0,
-                         sample=SampleConfig(detector="opencv"))
+    config = StageConfig(root=root, manifests=copy_index_manifests(manifests, work / "m"), out=work / "s",
+                         samples_per_shard=4, workers=0, sample=SampleConfig(detector="opencv"))
     run(config)
     return config

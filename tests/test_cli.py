@@ -19,6 +19,8 @@ from pipeline.cli import add_verbosity_arguments, configure_logging, progress_en
 from pipeline.shard import StageConfig, StageSummary, format_summary
 from training import evaluate, train
 
+from .manifests import copy_index_manifests
+
 REPO = Path(__file__).resolve().parent.parent
 MAINS = {"pipeline.demo": demo.main, "pipeline.index": index.main, "pipeline.shard": shard.main,
          "pipeline.verify": verify.main, "pipeline.report": report.main, "training.train": train.main,
@@ -81,10 +83,8 @@ def _shard(tmp_path: Path, root: Path, manifests: Path, *flags: str) -> subproce
     document["shard"] |= {"workers": 0, "detector": "opencv", "samples_per_shard": 8}
     params.write_text(yaml.safe_dump(document))
     out = tmp_path / "m"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
-    for name in ("videos.parquet", "protocols.parquet"):
-        shutil.copy(manifests / name, out / name)
+    shutil.rmtree(out, ignore_errors=True)  # no manifests of an earlier run
+    copy_index_manifests(manifests, out)
     command = [sys.executable, "-m", "pipeline.shard", "--dataset", "surf", "--root", str(root), "--manifests",
                str(out), "--out", str(tmp_path / "s"), "--params", str(params), *flags]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)

@@ -17,14 +17,9 @@ from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, run
 from pipeline.verify import verify
 
+from .manifests import copy_index_manifests
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def copy_manifests(source: Path, target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in ("videos.parquet", "protocols.parquet"):
-        shutil.copy(source / name, target / name)
-    return target
 
 
 def config_for(root: Path, manifests: Path, out: Path, workers: int) -> StageConfig:
@@ -40,10 +35,10 @@ def tars(folder: Path) -> dict[str, bytes]:
 @pytest.mark.slow
 def test_worker_killed_while_writing_a_shard_is_retried_to_the_same_result(demo_manifests, tmp_path):
     root, manifests = demo_manifests("cefa")
-    reference = config_for(root, copy_manifests(manifests, tmp_path / "rm"), tmp_path / "rs", workers=0)
+    reference = config_for(root, copy_index_manifests(manifests, tmp_path / "rm"), tmp_path / "rs", workers=0)
     run(reference)
 
-    config = config_for(root, copy_manifests(manifests, tmp_path / "m"), tmp_path / "s", workers=2)
+    config = config_for(root, copy_index_manifests(manifests, tmp_path / "m"), tmp_path / "s", workers=2)
     outcome: dict = {}
     runner = threading.Thread(target=lambda: outcome.update(summary=run(config)))
     runner.start()
@@ -79,7 +74,7 @@ def _can_mount_tmpfs() -> bool:
 def test_full_disk_fails_clearly_and_leaves_no_corrupt_shard(demo_manifests, tmp_path):
     """A real ENOSPC: the shard folder is a 1 MiB tmpfs, far smaller than the shards."""
     root, manifests = demo_manifests("cefa")
-    manifests = copy_manifests(manifests, tmp_path / "m")
+    manifests = copy_index_manifests(manifests, tmp_path / "m")
     out, kept = tmp_path / "small-disk", tmp_path / "kept"
     out.mkdir()
     kept.mkdir()
@@ -105,7 +100,7 @@ def test_full_disk_fails_clearly_and_leaves_no_corrupt_shard(demo_manifests, tmp
 
 def test_rerun_redoes_a_shard_whose_part_or_tar_was_damaged_and_keeps_foreign_tars(demo_manifests, tmp_path):
     root, manifests = demo_manifests("surf")
-    config = config_for(root, copy_manifests(manifests, tmp_path / "m"), tmp_path / "s", workers=0)
+    config = config_for(root, copy_index_manifests(manifests, tmp_path / "m"), tmp_path / "s", workers=0)
     config = StageConfig(**{**config.__dict__, "samples_per_shard": 4})
     run(config)
     clean = tars(config.out)

@@ -23,6 +23,8 @@ from pipeline.shard import StageConfig, run
 from pipeline.shard import main as shard_main
 from pipeline.verify import read_tar_samples, verify
 
+from .manifests import copy_index_manifests
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -30,13 +32,6 @@ def stage_config(root: Path, manifests: Path, out: Path, **overrides) -> StageCo
     values = dict(root=root, manifests=manifests, out=out, samples_per_shard=8, workers=0,
                   sample=SampleConfig(detector="opencv"))
     return StageConfig(**(values | overrides))
-
-
-def fresh_manifests(source: Path, target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("videos.parquet", "protocols.parquet"):
-        shutil.copy(source / name, target / name)
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +43,7 @@ def sharded(demo_manifests, tmp_path_factory):
         if dataset not in made:
             root, manifests = demo_manifests(dataset)
             work = tmp_path_factory.mktemp(f"shard_{dataset}")
-            config = stage_config(root, fresh_manifests(manifests, work / "manifests"), work / "shards")
+            config = stage_config(root, copy_index_manifests(manifests, work / "manifests"), work / "shards")
             made[dataset] = (config, run(config))
         return made[dataset]
 
@@ -132,7 +127,7 @@ def test_depth_and_ir_are_cropped_with_the_rgb_box(sharded):
 def test_two_runs_give_byte_identical_shards(sharded, demo_manifests, tmp_path):
     config, _ = sharded("oulu")
     root, manifests = demo_manifests("oulu")
-    again = stage_config(root, fresh_manifests(manifests, tmp_path / "m"), tmp_path / "s")
+    again = stage_config(root, copy_index_manifests(manifests, tmp_path / "m"), tmp_path / "s")
     run(again)
     assert tar_bytes(again.out) == tar_bytes(config.out)
     for name in ("samples.parquet", "shards.parquet"):
@@ -151,7 +146,7 @@ def test_rerun_reuses_finished_shards(sharded):
 def test_killed_run_resumes_to_the_same_result(sharded, demo_manifests, tmp_path):
     reference, _ = sharded("cefa")
     root, manifests = demo_manifests("cefa")
-    config = stage_config(root, fresh_manifests(manifests, tmp_path / "m"), tmp_path / "s")
+    config = stage_config(root, copy_index_manifests(manifests, tmp_path / "m"), tmp_path / "s")
     command = [sys.executable, "-m", "pipeline.shard", "--dataset", "cefa", "--root", str(root),
                "--manifests", str(config.manifests), "--out", str(config.out), "--workers", "0",
                "--params", str(_params(tmp_path))]
@@ -193,7 +188,7 @@ def _free_port() -> int:
 def test_local_cluster_and_external_scheduler_give_the_same_shards(sharded, demo_manifests, tmp_path):
     reference, _ = sharded("surf")
     root, manifests = demo_manifests("surf")
-    local = stage_config(root, fresh_manifests(manifests, tmp_path / "lm"), tmp_path / "ls", workers=2)
+    local = stage_config(root, copy_index_manifests(manifests, tmp_path / "lm"), tmp_path / "ls", workers=2)
     run(local)
     assert tar_bytes(local.out) == tar_bytes(reference.out)
 
@@ -208,7 +203,7 @@ def test_local_cluster_and_external_scheduler_give_the_same_shards(sharded, demo
             processes.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
                                                "--no-dashboard", "--host", "127.0.0.1"], env=env, stderr=subprocess.DEVNULL))
         _wait_for_workers(address, 2)
-        remote_manifests = fresh_manifests(manifests, tmp_path / "rm")
+        remote_manifests = copy_index_manifests(manifests, tmp_path / "rm")
         status = shard_main(["--dataset", "surf", "--root", str(root), "--manifests", str(remote_manifests),
                              "--out", str(tmp_path / "rs"), "--scheduler", address, "--params", str(_params(tmp_path))])
         assert status == 0
