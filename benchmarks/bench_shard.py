@@ -25,7 +25,7 @@ import pandas as pd
 
 from common import DATASETS, bench_manifests, best_of, header, stage_config, table, verdict
 from pipeline import faces, samples, shard_task
-from pipeline.datasets.probe import frame_files
+from pipeline.datasets.probe import numbered_frames
 from pipeline.datasets.records import MODALITIES
 from pipeline.plan import plan_shards
 from pipeline.shard import StageConfig, run
@@ -35,18 +35,18 @@ REPEAT = 2
 
 
 def needed_frames(config: StageConfig) -> list[tuple[Path, bool, list[int]]]:
-    """(source, grey, frame indices) for every recording and modality the stage decodes."""
+    """(source, grey, frame numbers) for every recording and modality the stage decodes."""
     videos = pd.read_parquet(config.manifests / "videos.parquet")
     protocols = pd.read_parquet(config.manifests / "protocols.parquet")
     plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
     reads = []
     for shard in plan.shards:
         for task in shard.recordings:
-            indices = sorted({i for window in task.windows for i in window.frames})
+            numbers = sorted({n for window in task.windows for n in window.frames})
             for modality in MODALITIES:
                 path = task.video.get(f"path_{modality}")
                 if isinstance(path, str):
-                    reads.append((config.root / path, modality != "rgb", indices))
+                    reads.append((config.root / path, modality != "rgb", numbers))
     return reads
 
 
@@ -56,15 +56,15 @@ def decode_only(reads: list[tuple[Path, bool, list[int]]]) -> int:
     import decord
 
     count = 0
-    for path, grey, indices in reads:
+    for path, grey, numbers in reads:
         if path.is_dir():
-            files = frame_files(path)
+            files = numbered_frames(path)
             flag = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR
-            for index in indices:
-                cv2.imread(str(files[index]), flag)
+            for number in numbers:
+                cv2.imread(str(files[number]), flag)
         else:
-            decord.VideoReader(str(path), num_threads=1).get_batch(indices).asnumpy()
-        count += len(indices)
+            decord.VideoReader(str(path), num_threads=1).get_batch(numbers).asnumpy()
+        count += len(numbers)
     return count
 
 

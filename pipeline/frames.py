@@ -1,8 +1,10 @@
 """Decoding: one interface over frame folders (JPEG sequences) and video containers.
 
-``open_source(path)`` picks the reader by what the path is: a folder is read as an image sequence in
-numeric frame order (never file-system order), a video file through decord with one decoder thread
-(the parallelism is across Dask workers, not inside one). Only the requested frames are decoded.
+``open_source(path)`` picks the reader by what the path is: a folder is read as an image sequence
+addressed by frame number (the file's number, never its place in a file-system listing), a video
+file through decord with one decoder thread (the parallelism is across Dask workers, not inside one),
+addressed by frame position. Only the requested frames are decoded. Frames come back as a list, not
+one array: in the CeFA and CASIA-SURF releases every frame is its own face crop, with its own size.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .datasets.probe import VIDEO_SUFFIXES, frame_files
+from .datasets.probe import VIDEO_SUFFIXES, numbered_frames
+from .datasets.records import ScanError
 
 
 class DecodeError(RuntimeError):
@@ -25,38 +28,40 @@ class DecodeError(RuntimeError):
 
 class FrameSource(Protocol):
     path: Path
-    n_frames: int
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
-        """Frames at ``indices`` as uint8, ``(N, H, W, 3)`` RGB or ``(N, H, W)`` grey."""
+    def read(self, numbers: Sequence[int]) -> list[np.ndarray]:
+        """Frames ``numbers`` as uint8 ``(H, W, 3)`` RGB or ``(H, W)`` grey arrays (sizes may differ)."""
 
 
 class FrameFolder:
-    """A folder of numbered images (``0001.jpg`` …), read with OpenCV."""
+    """A folder of numbered images (``0001.jpg`` …, or ``1.jpg, 11.jpg, …``), read with OpenCV."""
 
     def __init__(self, path: Path, grey: bool = False):
         self.path = path
         self.grey = grey
-        self.files = frame_files(path)
-        self.n_frames = len(self.files)
+        try:
+            self.files = numbered_frames(path)
+        except ScanError as error:
+            raise DecodeError(path, error.detail) from None
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
+    def read(self, numbers: Sequence[int]) -> list[np.ndarray]:
         import cv2
 
         frames = []
-        for index in indices:
-            if not 0 <= index < self.n_frames:
-                raise DecodeError(self.path, f"frame {index} requested, folder holds {self.n_frames}")
-            file = self.files[index]
+        for number in numbers:
+            file = self.files.get(number)
+            if file is None:
+                raise DecodeError(self.path, f"frame number {number} is not in the folder (it was when the index "
+                                             "ran: run `python -m pipeline.index` again)")
             image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE if self.grey else cv2.IMREAD_COLOR)
             if image is None:
                 raise DecodeError(file, "not a readable image (corrupt or empty file)")
             frames.append(image if self.grey else cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        return _stack(frames, self.path)
+        return frames
 
 
 class VideoFile:
-    """A video container read through decord, one decoder thread."""
+    """A video container read through decord, one decoder thread; frame numbers are positions."""
 
     def __init__(self, path: Path, grey: bool = False):
         import decord
@@ -69,23 +74,16 @@ class VideoFile:
             raise DecodeError(path, f"cannot open video ({type(error).__name__}: {error})") from None
         self.n_frames = len(self._reader)
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
-        if any(not 0 <= i < self.n_frames for i in indices):
-            raise DecodeError(self.path, f"frames {list(indices)} requested, video holds {self.n_frames}")
+    def read(self, numbers: Sequence[int]) -> list[np.ndarray]:
+        if any(not 0 <= i < self.n_frames for i in numbers):
+            raise DecodeError(self.path, f"frames {list(numbers)} requested, video holds {self.n_frames}")
         try:
-            frames = self._reader.get_batch(list(indices)).asnumpy()
+            frames = self._reader.get_batch(list(numbers)).asnumpy()
         except Exception as error:
-            raise DecodeError(self.path, f"cannot decode frames {list(indices)} ({type(error).__name__})") from None
+            raise DecodeError(self.path, f"cannot decode frames {list(numbers)} ({type(error).__name__})") from None
         if self.grey:
-            return frames.mean(axis=3).round().astype(np.uint8)
-        return frames
-
-
-def _stack(frames: list[np.ndarray], path: Path) -> np.ndarray:
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        raise DecodeError(path, f"frames of different sizes {sorted(shapes)}")
-    return np.stack(frames)
+            frames = frames.mean(axis=3).round().astype(np.uint8)
+        return list(frames)
 
 
 def open_source(path: Path, grey: bool = False) -> FrameSource:

@@ -2,9 +2,11 @@
 
     python -m pipeline.index --dataset cefa --root data/raw/cefa --out manifests/cefa [--lists DIR]
 
-No pixel is decoded. Names that do not parse are reported (``index_report.json``) and skipped. With
-``--lists`` the official list files are read too and every difference from the rules is reported;
-``--use-lists`` makes the lists the membership of the protocols they cover.
+No pixel is decoded. Names that do not parse are reported (``index_report.json``) and skipped. The
+official list files (``--lists``, default ``index.lists`` of ``params.yaml``, ``{root}/lists``) are read
+too and every difference from the rules is reported; ``--use-lists`` makes the lists the membership of
+the protocols they cover. The default list folder may be absent (a warning); one given on the
+command line must exist.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .cli import add_verbosity_arguments, configure_logging
 from .datasets import get_adapter
 from .datasets.records import ListEntry, Problem, Recording, Scan
 from .io import write_json_atomic, write_parquet_atomic
+from .params import load_section
 from .protocols import PROTOCOL_COLUMNS, ProtocolError, ProtocolSpec, apply_spec, check_membership, load_spec
 
 log = logging.getLogger(__name__)
@@ -150,16 +153,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
     parser.add_argument("--root", required=True, type=Path, help="raw dataset root (the folder holding e.g. CASIA_CeFA/)")
     parser.add_argument("--out", required=True, type=Path, help="manifest folder to write")
-    parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check")
+    parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check "
+                                                   "(default: index.lists of params.yaml)")
     parser.add_argument("--use-lists", action="store_true", help="take membership from --lists where they cover a split")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
+    parser.add_argument("--params", type=Path, help="params.yaml to read index.lists from")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    if args.use_lists and args.lists is None:
-        parser.error("--use-lists needs --lists")
+    lists = args.lists if args.lists is not None else default_lists(args.root, args.params)
+    if args.lists is not None and not args.lists.is_dir():
+        parser.error(f"--lists {args.lists}: no such folder")
+    if args.use_lists and lists is None:
+        parser.error("--use-lists needs the official lists (--lists DIR)")
     try:
-        result = build_index(args.dataset, args.root, args.lists, args.use_lists)
+        result = build_index(args.dataset, args.root, lists, args.use_lists)
     except (ProtocolError, ValueError) as error:
         log.error("%s", error)
         return 2
@@ -174,6 +182,21 @@ def main(argv: list[str] | None = None) -> int:
                   len(result.problems), len(result.list_differences))
         return 1
     return 0
+
+
+def default_lists(root: Path, params: Path | None) -> Path | None:
+    """The list folder ``index.lists`` names for ``root``, when it exists (a release may ship none)."""
+    try:
+        template = load_section("index", params).get("lists")
+    except (FileNotFoundError, KeyError):
+        return None
+    if template is None:
+        return None
+    folder = Path(str(template).format(root=root))
+    if not folder.is_dir():
+        log.warning("no official lists at %s (index.lists): protocol membership from the rules alone, unchecked", folder)
+        return None
+    return folder
 
 
 def _log_summary(result: IndexResult, out: Path) -> None:

@@ -18,15 +18,16 @@ from typing import Any
 
 import pandas as pd
 
-from .datasets.records import MODALITIES
+from .datasets.records import manifest_frame_numbers, paired_frame_numbers
 from .paths import escapes_root
-from .windows import plan_windows
+from .windows import frame_step, has_gap, plan_windows
 
 
 @dataclass(frozen=True)
 class WindowTask:
     index: int
-    frames: tuple[int, ...]
+    frames: tuple[int, ...]  # source frame numbers (file numbers of a frame folder, positions in a video)
+    gap: bool = False  # the frames skip a number the recording's step would have had
 
 
 @dataclass(frozen=True)
@@ -50,33 +51,35 @@ class Plan:
     rejects: list[dict[str, str]]
 
 
-def aligned_frame_count(video: dict[str, Any]) -> int:
-    """Frames every modality has: modalities are aligned by frame index, so the shortest bounds them."""
-    counts = [int(video[f"n_frames_{m}"]) for m in MODALITIES if pd.notna(video.get(f"n_frames_{m}"))]
-    return min(counts) if counts else 0
-
-
 def recording_windows(
-    n_frames: int, memberships: list[tuple[str, int | None]], length: int, count: int
+    numbers: list[int], memberships: list[tuple[str, int | None]], length: int, count: int, step: int = 1
 ) -> list[tuple[WindowTask, tuple[str, ...]]]:
-    """Windows of one recording and, for each, the splits (``protocol/split``) that read it.
+    """Windows over one recording's paired frame ``numbers`` and, for each, the splits (``protocol/split``)
+    that read it.
 
-    Each distinct frame rule plans its own W windows; a split reads exactly the windows its own
-    rule planned, so a split without a rule gets W windows spread over the whole recording, the
-    same for train, dev and test, whatever other protocols the recording belongs to.
+    Each distinct frame rule (the first N paired frames) plans its own W windows; a split reads exactly
+    the windows its own rule planned, so a split without a rule gets W windows spread over the whole
+    recording, the same for train, dev and test, whatever other protocols the recording belongs to.
     """
     limits = sorted({limit for _, limit in memberships}, key=lambda v: (v is not None, v or 0))
     starts: dict[int, tuple[int, ...]] = {}
     planned_by: dict[int, set[int | None]] = {}
     for limit in limits:
-        for window in plan_windows(n_frames, length, count, limit):
-            starts[int(window[0])] = tuple(int(i) for i in window)
+        for window in plan_windows(len(numbers), length, count, limit):
+            starts[int(window[0])] = tuple(numbers[int(i)] for i in window)
             planned_by.setdefault(int(window[0]), set()).add(limit)
     windows = []
     for index, start in enumerate(sorted(starts)):
         signature = tuple(sorted(split for split, limit in memberships if limit in planned_by[start]))
-        windows.append((WindowTask(index, starts[start]), signature))
+        frames = starts[start]
+        windows.append((WindowTask(index, frames, has_gap(frames, step)), signature))
     return windows
+
+
+def recording_frames(video: dict[str, Any]) -> tuple[list[int], int]:
+    """A manifest row's paired frame numbers and the recording's usual frame step."""
+    numbers = manifest_frame_numbers(video)
+    return paired_frame_numbers(numbers), frame_step(n for values in numbers.values() for n in values)
 
 
 #: ``<10 hex digits of the signature>-<chunk>``: what the shard stage writes, and all it ever deletes.
@@ -124,9 +127,12 @@ def plan_shards(
         if video_id not in memberships:
             rejects.append(reject_row(video_id, None, "plan", "not_in_any_protocol", "no protocol split selects this recording"))
             continue
-        windows = recording_windows(aligned_frame_count(video), memberships[video_id], length, count)
+        paired, step = recording_frames(video)
+        windows = recording_windows(paired, memberships[video_id], length, count, step)
         if not windows:
-            rejects.append(reject_row(video_id, None, "plan", "too_short", f"{aligned_frame_count(video)} aligned frames < window {length}"))
+            counts = ", ".join(f"{m} {len(n)}" for m, n in manifest_frame_numbers(video).items())
+            rejects.append(reject_row(video_id, None, "plan", "too_short",
+                                      f"{len(paired)} frame numbers in every modality ({counts}) < window {length}"))
             continue
         records[video_id] = video
         for window, signature in windows:

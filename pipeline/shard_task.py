@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .datasets.probe import frame_files
+from .datasets.probe import numbered_frames
 from .frames import DecodeError
 from .io import write_json_atomic
 from .plan import ShardPlan, reject_row, source_paths
@@ -45,11 +45,11 @@ def sources_digest(plan: ShardPlan, root: Path) -> str:
 
     Cheap (nothing is read, as with make's timestamps), and a file changed or replaced in place shows;
     a copy that does not keep modification times counts as changed. Only the frames the windows use
-    are looked at, by their place in the folder's frame order; a missing or unusable path counts as such.
+    are looked at, by frame number; a missing or unusable path counts as such.
     """
     stats = []
     for task in plan.recordings:
-        needed = sorted({index for window in task.windows for index in window.frames})
+        needed = sorted({number for window in task.windows for number in window.frames})
         for rel in source_paths(task.video):
             for file in _files_read(root / rel, needed):
                 try:
@@ -66,10 +66,10 @@ def _files_read(path: Path, needed: list[int]) -> list[Path]:
     try:
         if not path.is_dir():
             return [path]  # a video, an annotation file, or a missing path
-        frames = frame_files(path)
+        frames = numbered_frames(path)
     except (OSError, ValueError):
         return [path]
-    return [frames[index] if index < len(frames) else path for index in needed]
+    return [frames.get(number, path) for number in needed]
 
 
 def part_path(out_dir: Path, shard: str) -> Path:

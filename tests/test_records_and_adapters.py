@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _record(**overrides):
     fields = dict(
         video_id="1_120_1_1_1", dataset="cefa", subject="AF-120", attack_type="bonafide", attack_detail="",
-        source_split="train", paths={"rgb": "a/color"}, n_frames={"rgb": 3}, face_source="black_border",
+        source_split="train", paths={"rgb": "a/color"}, frame_numbers={"rgb": (1, 2, 3)}, face_source="black_border",
     )
     return make_recording(**(fields | overrides))
 
@@ -35,8 +35,10 @@ def test_bonafide_is_derived_from_attack_type_only():
         ({"video_id": "real.rssdk"}, "video_id"),
         ({"video_id": "_hidden"}, "video_id"),
         ({"video_id": "a/b"}, "video_id"),
-        ({"paths": {"thermal": "x"}, "n_frames": {"thermal": 1}}, "paths"),
-        ({"n_frames": {}}, "n_frames"),
+        ({"paths": {"thermal": "x"}, "frame_numbers": {"thermal": (1,)}}, "paths"),
+        ({"frame_numbers": {}}, "frame_numbers"),
+        ({"frame_numbers": {"rgb": (3, 1, 2)}}, "frame_numbers[rgb]"),  # must come in frame order
+        ({"frame_numbers": {"rgb": (1, 1, 2)}}, "frame_numbers[rgb]"),
         ({"attack_detail": "screen"}, "attack_detail"),
         ({"face_source": "eyes"}, "face_source"),  # eyes need an annotation file
     ],
@@ -92,7 +94,7 @@ def test_cefa_reports_malformed_and_incomplete_recordings(tmp_path):
     _frames(tmp_path / "CASIA_CeFA/Ethnicity/XX/XX-001/1_001_1_1_1/color")
     found = cefa.scan(tmp_path)
     assert [r.video_id for r in found.recordings] == ["1_120_1_1_1"]
-    assert found.recordings[0].n_frames == {"rgb": 3, "depth": 3, "ir": 3}
+    assert found.recordings[0].frame_numbers == {"rgb": (1, 2, 3), "depth": (1, 2, 3), "ir": (1, 2, 3)}
     reasons = {p.path.split("/")[-1]: p.reason for p in found.problems}
     assert reasons == {
         "1_120_9_1_1": "malformed_name",
@@ -104,14 +106,32 @@ def test_cefa_reports_malformed_and_incomplete_recordings(tmp_path):
     }
 
 
-def test_frame_counts_ignore_non_frames_and_sort_numerically(tmp_path):
-    from pipeline.datasets.probe import frame_files
+def test_frame_numbers_ignore_non_frames_and_sort_numerically(tmp_path):
+    from pipeline.datasets.probe import numbered_frames
+    from pipeline.datasets.records import ScanError
 
     folder = tmp_path / "color"
     folder.mkdir()
-    for name in ("10.jpg", "2.jpg", "1.jpg", "Thumbs.db", "cover.jpg"):
+    for name in ("101.jpg", "11.jpg", "1.jpg", "21.jpg", "Thumbs.db", "cover.jpg"):  # CASIA-SURF: every 10th
         (folder / name).write_bytes(b"x")
-    assert [p.name for p in frame_files(folder)] == ["1.jpg", "2.jpg", "10.jpg"]
+    frames = numbered_frames(folder)
+    assert list(frames) == [1, 11, 21, 101] and frames[11].name == "11.jpg"  # not 1, 101, 11, 21
+    (folder / "0011.jpg").write_bytes(b"x")
+    with pytest.raises(ScanError, match="0011.jpg and 11.jpg are both frame 11"):
+        numbered_frames(folder)
+
+
+def test_a_row_pairs_modalities_by_frame_number():
+    """A number missing from one modality is missing for the recording; the row says which and where."""
+    from pipeline.datasets.records import manifest_frame_numbers, paired_frame_numbers
+
+    rec = _record(paths={"rgb": "a/color", "depth": "a/depth", "ir": "a/ir"},
+                  frame_numbers={"rgb": (1, 2, 3, 5), "depth": (1, 3, 4, 5), "ir": (1, 2, 3, 4, 5)})
+    row = rec.to_row()
+    assert row["n_frames_paired"] == 3 and paired_frame_numbers(rec.frame_numbers) == [1, 3, 5]
+    assert (row["missing_frames_rgb"], row["missing_frames_depth"], row["missing_frames_ir"]) == ([4], [2], [])
+    assert (row["n_frames_rgb"], row["n_frames_depth"]) == (4, 4)  # equal counts, different frames
+    assert manifest_frame_numbers(row) == {"rgb": [1, 2, 3, 5], "depth": [1, 3, 4, 5], "ir": [1, 2, 3, 4, 5]}
 
 
 def test_video_adapters_report_unreadable_and_orphan_files(tmp_path):

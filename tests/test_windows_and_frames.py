@@ -8,6 +8,8 @@ import pytest
 from pipeline.frames import DecodeError, open_source
 from pipeline.windows import plan_windows
 
+from .videos import frame_types
+
 
 def test_windows_cover_the_recording_evenly():
     windows = plan_windows(100, 7, 4)
@@ -24,20 +26,23 @@ def test_frame_limit_and_short_recordings():
         plan_windows(10, 0, 1)
 
 
-def test_frame_folder_reads_in_numeric_order(tmp_path):
-    for number in (1, 2, 10):  # file-system order would put 10 before 2
-        cv2.imwrite(str(tmp_path / f"{number}.png"), np.full((4, 4, 3), number, np.uint8))
+def test_frame_folder_is_read_by_frame_number_and_keeps_each_frame_size(tmp_path):
+    for number, side in ((1, 4), (11, 6), (101, 5)):  # every 10th frame; file-system order: 1, 101, 11
+        cv2.imwrite(str(tmp_path / f"{number}.png"), np.full((side, side + 1, 3), number, np.uint8))
     source = open_source(tmp_path)
-    assert source.n_frames == 3
-    assert source.read([0, 1, 2])[:, 0, 0, 0].tolist() == [1, 2, 10]
-    assert open_source(tmp_path, grey=True).read([2]).shape == (1, 4, 4)
+    frames = source.read([11, 1, 101])
+    assert [int(f[0, 0, 0]) for f in frames] == [11, 1, 101]
+    assert [f.shape for f in frames] == [(6, 7, 3), (4, 5, 3), (5, 6, 3)]
+    assert open_source(tmp_path, grey=True).read([101])[0].shape == (5, 6)
+    with pytest.raises(DecodeError, match=r"frame number 21 is not in the folder .*pipeline.index"):
+        source.read([21])
 
 
 def test_corrupt_frame_names_the_file(tmp_path):
     cv2.imwrite(str(tmp_path / "0001.png"), np.zeros((4, 4, 3), np.uint8))
     (tmp_path / "0002.jpg").write_bytes(b"\xff\xd8 truncated")
     with pytest.raises(DecodeError, match="0002.jpg: not a readable image"):
-        open_source(tmp_path).read([0, 1])
+        open_source(tmp_path).read([1, 2])
 
 
 def test_video_reads_requested_frames(tmp_path):
@@ -48,7 +53,7 @@ def test_video_reads_requested_frames(tmp_path):
     writer.release()
     source = open_source(path)
     assert source.n_frames == 10
-    means = source.read([0, 5, 9]).reshape(3, -1).mean(axis=1)
+    means = np.stack(source.read([0, 5, 9])).reshape(3, -1).mean(axis=1)
     np.testing.assert_allclose(means, [0, 125, 225], atol=3)
     with pytest.raises(DecodeError, match="video holds 10"):
         source.read([10])
@@ -60,10 +65,26 @@ def test_video_reads_requested_frames(tmp_path):
 def test_each_split_reads_the_windows_of_its_own_frame_rule():
     from pipeline.plan import recording_windows
 
-    windows = recording_windows(300, [("1/train", 60), ("1/dev", None), ("2_1/train", None)], 7, 4)
+    windows = recording_windows(list(range(300)), [("1/train", 60), ("1/dev", None), ("2_1/train", None)], 7, 4)
     per_split = {split: [w.frames[0] for w, splits in windows if split in splits] for split in ("1/train", "1/dev", "2_1/train")}
     assert per_split["1/train"] == [0, 18, 35, 53] and max(w.frames[-1] for w, s in windows if "1/train" in s) < 60
     assert per_split["1/dev"] == per_split["2_1/train"] == [0, 98, 195, 293]
+
+
+def test_windows_are_planned_over_the_frame_numbers_every_modality_has():
+    from pipeline.datasets.records import paired_frame_numbers
+    from pipeline.plan import recording_windows
+    from pipeline.windows import frame_step
+
+    numbers = {"rgb": [1, 11, 21, 31, 41, 51, 61, 71, 81, 91], "depth": [1, 11, 21, 41, 51, 61, 71, 81, 91],
+               "ir": [1, 11, 21, 31, 41, 51, 61, 71, 81, 91]}  # CASIA-SURF numbering, depth lost frame 31
+    paired = paired_frame_numbers(numbers)
+    step = frame_step(n for values in numbers.values() for n in values)
+    windows = [w for w, _ in recording_windows(paired, [("1/train", None)], 7, 4, step)]
+    assert step == 10 and [w.frames for w in windows] == [(1, 11, 21, 41, 51, 61, 71), (11, 21, 41, 51, 61, 71, 81),
+                                                          (21, 41, 51, 61, 71, 81, 91)]
+    assert [w.gap for w in windows] == [True, True, True]  # each skips 31
+    assert not recording_windows(list(range(1, 30)), [("1/train", None)], 7, 4, 1)[0][0].gap
 
 
 def test_bad_shard_settings_are_refused_before_any_task():
@@ -73,3 +94,42 @@ def test_bad_shard_settings_are_refused_before_any_task():
         SampleConfig(quantisation="min-max")
     with pytest.raises(ValueError, match="detector='mtcnn'"):
         SampleConfig(detector="mtcnn")
+
+
+def test_long_gop_h264_with_b_frames_is_read_frame_accurately(tmp_path):
+    """Windows read in any order from a long-GOP H.264 file with B-frames (what phones record) are the frames
+    a front-to-back decode gives, and their crops agree with an intra-only copy of the same frames: a
+    decoder that returned a neighbour would show the frame-number stripe in the wrong place."""
+    from pipeline import faces
+    from pipeline.demo_render import RenderSpec, render
+    from pipeline.demo_video import write_h264
+    from pipeline.plan import recording_windows
+
+    shot = render(RenderSpec("1_1_01_1", "oulu-01", "bonafide", 60, 320, 240, scene=True), 0)
+    frames = [frame.copy() for frame in shot.frames["rgb"]]
+    for number, frame in enumerate(frames):
+        frame[0:12] = 0
+        frame[0:12, 5 * number:5 * number + 5] = 255  # where this stripe is on the black band says which frame
+    long_gop, intra = tmp_path / "long.mov", tmp_path / "intra.mov"
+    write_h264(frames, long_gop)
+    write_h264(frames, intra, gop=1, b_frames=0, lossless=True)
+    types = frame_types(long_gop)
+    assert len(types) == 60 and "B" in types and types.count("I") <= 2, types
+    sequential = open_source(long_gop).read(list(range(60)))  # front to back: no seeking
+    geometry = faces.box_geometry(tuple(map(float, shot.face_boxes[30])), 128, 0.3, "face_file")
+    windows = [w.frames for w, _ in recording_windows(list(range(60)), [("1/test", None)], 7, 4)]
+    reader, copy = open_source(long_gop), open_source(intra)
+
+    def intra_crops(numbers) -> np.ndarray:
+        return faces.crop(copy.read(list(numbers)), [geometry] * 7).astype(int)
+
+    for frames_read in windows[::-1] + windows[1::2]:  # backwards, then skipping: seeks both ways
+        window = reader.read(list(frames_read))
+        assert all(np.array_equal(a, sequential[n]) for a, n in zip(window, frames_read)), frames_read
+        crops = faces.crop(window, [geometry] * 7).astype(int)
+        neighbours = [n - 1 if frames_read[0] > 0 else n + 1 for n in frames_read]
+        same, shifted = (np.abs(crops - intra_crops(numbers)).mean() for numbers in (frames_read, neighbours))
+        assert same < 0.8 * shifted, (frames_read, same, shifted)  # compression noise, not another frame
+        for frame, number in zip(window, frames_read):
+            stripe = frame[2:10].max(axis=(0, 2))  # bright where the frame-number stripe is
+            assert stripe[5 * number + 2] > 200 and stripe[(5 * number + 152) % 300] < 200, number

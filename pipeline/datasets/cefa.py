@@ -92,7 +92,7 @@ def _parse_2d(recording_dir: Path, root: Path, folders: dict[str, str], video_id
     if folders is PUBLIC_FOLDERS and subject_folder != f"{ethnicity}-{match['id']}":
         raise ScanError("inconsistent_name", f"folder {subject_folder!r} does not match code {recording_dir.name!r}")
     attack_type, attack_detail = PAIS[code["pai"]]
-    paths, counts = frame_folder_modalities(recording_dir, folders, root)
+    paths, numbers = frame_folder_modalities(recording_dir, folders, root)
     return make_recording(
         video_id=video_id or recording_dir.name,
         dataset=NAME,
@@ -101,7 +101,7 @@ def _parse_2d(recording_dir: Path, root: Path, folders: dict[str, str], video_id
         attack_detail=attack_detail,
         source_split=_subject_split(code["id"]),
         paths=paths,
-        n_frames=counts,
+        frame_numbers=numbers,
         face_source="black_border",
         attributes={
             "release": "challenge" if folders is CHALLENGE_FOLDERS else "public",
@@ -122,7 +122,7 @@ def _parse_mask(recording_dir: Path, root: Path) -> Recording:
     mask_code, attack_type, attack_detail = MASKS[recording_dir.parent.parent.name]
     if code["mask"] != mask_code or recording_dir.parent.name != match["id"]:
         raise ScanError("inconsistent_name", f"{recording_dir.name!r} does not belong under {recording_dir.parent}")
-    paths, counts = frame_folder_modalities(recording_dir, PUBLIC_FOLDERS, root)
+    paths, numbers = frame_folder_modalities(recording_dir, PUBLIC_FOLDERS, root)
     return make_recording(
         video_id=recording_dir.name,
         dataset=NAME,
@@ -131,7 +131,7 @@ def _parse_mask(recording_dir: Path, root: Path) -> Recording:
         attack_detail=attack_detail,
         source_split="test",  # every mask recording belongs to the test sets
         paths=paths,
-        n_frames=counts,
+        frame_numbers=numbers,
         face_source="black_border",
         attributes={
             "release": "public",
@@ -171,7 +171,7 @@ def _parse_anonymised(recording_dir: Path, root: Path, split: str, labels: dict[
     video_id = f"{split}-{recording_dir.name}"
     if video_id not in labels:
         raise ScanError("unlabelled", f"no label for {split}/{recording_dir.name} in any 4@k_{split}_ref.txt")
-    paths, counts = frame_folder_modalities(recording_dir, CHALLENGE_FOLDERS, root)
+    paths, numbers = frame_folder_modalities(recording_dir, CHALLENGE_FOLDERS, root)
     return make_recording(
         video_id=video_id,
         dataset=NAME,
@@ -181,7 +181,7 @@ def _parse_anonymised(recording_dir: Path, root: Path, split: str, labels: dict[
         attack_detail="",
         source_split=split,
         paths=paths,
-        n_frames=counts,
+        frame_numbers=numbers,
         face_source="black_border",
         attributes={"release": "challenge"},
     )

@@ -89,7 +89,7 @@ def _parse(video: Path, root: Path) -> Recording:
         attack_detail=attack_detail,
         source_split=split,
         paths={"rgb": video.relative_to(root).as_posix()},
-        n_frames={"rgb": n_frames},
+        frame_numbers={"rgb": tuple(range(n_frames))},
         attributes={"phone": code["phone"], "session": code["session"], "user": code["user"], "file": code["file"]},
         face_source="eyes" if has_eyes else "detector",
         annotation=annotation.relative_to(root).as_posix() if has_eyes else None,

@@ -9,14 +9,20 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 VIDEO_SUFFIXES = frozenset({".avi", ".mov", ".mp4", ".mkv"})
 
 
-def frame_files(folder: Path) -> list[Path]:
-    """Image files of a frame folder in numeric frame order (``2.jpg`` before ``10.jpg``).
+def numbered_frames(folder: Path) -> dict[int, Path]:
+    """Frame number → image file of a frame folder, in ascending frame order (``2.jpg`` before ``10.jpg``).
 
-    Files whose stem is not a number are not frames and are left out; callers that care compare
-    against the folder listing.
+    The number is the file's stem (``0001.jpg`` and ``1.jpg`` are both frame 1; CASIA-SURF's every-10th
+    frames are ``1.jpg, 11.jpg, …``). Files whose stem is not a number are not frames and are left out.
+    Two files with one number (``0001.jpg`` beside ``1.jpg`` or ``0001.png``) are ambiguous: refused.
     """
-    frames = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()]
-    return sorted(frames, key=lambda p: (int(p.stem), p.name))
+    frames: dict[int, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()):
+        number = int(path.stem)
+        if number in frames:
+            raise ScanError("duplicate_frame_number", f"{frames[number].name} and {path.name} are both frame {number}")
+        frames[number] = path
+    return dict(sorted(frames.items()))
 
 
 def video_frame_count(path: Path) -> int:
@@ -39,20 +45,21 @@ def locate(root: Path, folder_name: str) -> Path:
 
 def frame_folder_modalities(
     recording_dir: Path, folder_names: dict[str, str], root: Path
-) -> tuple[dict[str, str], dict[str, int]]:
-    """Relative path and frame count of each modality folder of a frame-folder recording.
+) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """Relative path and frame numbers of each modality folder of a frame-folder recording.
 
-    Raises :class:`ScanError` (``missing_modality``/``no_frames``), which the walk reports.
+    Raises :class:`ScanError` (``missing_modality``/``no_frames``/``duplicate_frame_number``), which the
+    walk reports.
     """
     paths: dict[str, str] = {}
-    counts: dict[str, int] = {}
+    numbers: dict[str, tuple[int, ...]] = {}
     for modality, name in folder_names.items():
         folder = recording_dir / name
         if not folder.is_dir():
             raise ScanError("missing_modality", f"no '{name}' folder for {modality}")
-        n_frames = len(frame_files(folder))
-        if n_frames == 0:
+        frames = numbered_frames(folder)
+        if not frames:
             raise ScanError("no_frames", f"'{name}' holds no numbered image files")
         paths[modality] = folder.relative_to(root).as_posix()
-        counts[modality] = n_frames
-    return paths, counts
+        numbers[modality] = tuple(frames)
+    return paths, numbers

@@ -7,6 +7,7 @@ subject, with an unknown attack type or with a malformed id is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,9 @@ class Recording:
     attack_detail: str
     source_split: str
     paths: dict[str, str]
-    n_frames: dict[str, int]
+    #: Per modality, the numbers of its frames in ascending order: a frame folder's file numbers
+    #: (``0001.jpg`` → 1, CASIA-SURF's ``11.jpg`` → 11), a video's frame positions 0 … n − 1.
+    frame_numbers: dict[str, tuple[int, ...]]
     face_source: str
     attributes: dict[str, Any] = field(default_factory=dict)
     annotation: str | None = None
@@ -63,6 +66,10 @@ class Recording:
     @property
     def is_bonafide(self) -> bool:
         return self.attack_type == "bonafide"
+
+    @property
+    def n_frames(self) -> dict[str, int]:
+        return {modality: len(numbers) for modality, numbers in self.frame_numbers.items()}
 
     def to_row(self) -> dict[str, Any]:
         """Flatten to one ``videos.parquet`` row (attributes become typed columns)."""
@@ -76,9 +83,16 @@ class Recording:
             "source_split": self.source_split,
         }
         row.update(self.attributes)
+        paired = set(paired_frame_numbers(self.frame_numbers))
+        every = set().union(*self.frame_numbers.values())
         for modality in MODALITIES:
+            numbers = self.frame_numbers.get(modality)
             row[f"path_{modality}"] = self.paths.get(modality)
-            row[f"n_frames_{modality}"] = self.n_frames.get(modality)
+            row[f"n_frames_{modality}"] = None if numbers is None else len(numbers)
+            row[f"frame_numbers_{modality}"] = None if numbers is None else list(numbers)
+            # numbers another modality has and this one lacks: they cost every modality that frame
+            row[f"missing_frames_{modality}"] = None if numbers is None else sorted(every - set(numbers))
+        row["n_frames_paired"] = len(paired)
         row["face_source"] = self.face_source
         row["annotation_path"] = self.annotation
         return row
@@ -111,8 +125,11 @@ def validate(rec: Recording) -> None:
     unknown = set(rec.paths) - set(MODALITIES)
     if unknown:
         raise RecordError("paths", sorted(unknown), f"modalities among {MODALITIES}")
-    if set(rec.n_frames) != set(rec.paths):
-        raise RecordError("n_frames", rec.n_frames, f"a frame count for each of {sorted(rec.paths)}")
+    if set(rec.frame_numbers) != set(rec.paths):
+        raise RecordError("frame_numbers", sorted(rec.frame_numbers), f"frame numbers for each of {sorted(rec.paths)}")
+    for modality, numbers in rec.frame_numbers.items():
+        if not numbers or list(numbers) != sorted(set(numbers)) or numbers[0] < 0:
+            raise RecordError(f"frame_numbers[{modality}]", list(numbers)[:5], "ascending, distinct, non-negative numbers")
     clash = set(rec.attributes) & {"video_id", "subject", "attack_type", "is_bonafide"}
     if clash:
         raise RecordError("attributes", sorted(clash), "no attribute shadowing a core column")
@@ -163,3 +180,20 @@ class Scan:
             self.recordings.append(recording)
         if problem is not None:
             self.problems.append(problem)
+
+
+def paired_frame_numbers(numbers: Mapping[str, Sequence[int]]) -> list[int]:
+    """The frame numbers every modality has, ascending: modalities are paired by frame number, never by
+    position (the releases drop a frame from one stream when no face was found in it)."""
+    sets = [set(int(n) for n in values) for values in numbers.values()]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
+def manifest_frame_numbers(video: Mapping[str, Any]) -> dict[str, list[int]]:
+    """Per modality of a ``videos.parquet`` row, its frame numbers (the ``frame_numbers_<m>`` columns)."""
+    numbers = {}
+    for modality in MODALITIES:
+        values = video.get(f"frame_numbers_{modality}")
+        if isinstance(video.get(f"path_{modality}"), str) and values is not None:
+            numbers[modality] = [int(n) for n in values]
+    return numbers

@@ -74,7 +74,7 @@ def _parse(video: Path, root: Path) -> Recording:
         attack_detail="" if attack_type == "bonafide" else f"medium{code['medium']}",
         source_split=SPLIT_FOLDERS[video.parents[2].name],
         paths={"rgb": video.relative_to(root).as_posix()},
-        n_frames={"rgb": n_frames},
+        frame_numbers={"rgb": tuple(range(n_frames))},
         attributes={"subject_id": code["subject"], "sensor": code["sensor"], "type": code["type"],
                     "medium": code["medium"], "session": code["session"]},
         face_source="face_file" if has_boxes else "detector",

@@ -75,7 +75,7 @@ def _parse(recording_dir: Path, root: Path) -> Recording:
         attack_type, attack_code = "cut_print", int(match["code"])
         attack_detail = f"{CUTS[match['cut']]}_{SHAPES[match['shape']]}"
     attributes["attack_code"] = attack_code
-    paths, counts = frame_folder_modalities(recording_dir, FOLDERS, root)
+    paths, numbers = frame_folder_modalities(recording_dir, FOLDERS, root)
     return make_recording(
         video_id=video_id_for(subject, recording_dir.name),
         dataset=NAME,
@@ -84,7 +84,7 @@ def _parse(recording_dir: Path, root: Path) -> Recording:
         attack_detail=attack_detail,
         source_split=SPLIT_FOLDERS[attributes["split_folder"]],
         paths=paths,
-        n_frames=counts,
+        frame_numbers=numbers,
         face_source="black_border",
         attributes=attributes,
     )

@@ -1,0 +1,14 @@
+"""What a video file holds, read through ffmpeg: for tests of how the demo encodes and the pipeline seeks."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from pipeline.demo_video import ffmpeg_executable
+
+
+def frame_types(path: Path) -> str:
+    """Picture types (I, P, B) of a video's frames in decode order, from ffmpeg's showinfo filter."""
+    log = subprocess.run([ffmpeg_executable(), "-i", str(path), "-vf", "showinfo", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=120).stderr
+    return "".join(line.split("type:")[1][0] for line in log.splitlines() if "type:" in line)
