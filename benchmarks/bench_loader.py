@@ -6,7 +6,8 @@ SD-Net's training step rate.
   workers; ``training.scoring.model_inputs`` normalises them on the device (its CPU cost is printed);
 * **peer**: a map-style ``Dataset`` whose ``__getitem__`` does what public SD-Net / dynamic-image code
   does: reads the K frames of every modality from the raw recording (JPEG files with OpenCV; OULU-NPU
-  videos with decord), finds the face box frame by frame with OpenCV, crops every frame with OpenCV,
+  videos with decord), finds the face in every frame (each black-border frame's own face, with the
+  shard stage's function, so that both give the same crops; OULU-NPU's eye positions), crops every frame with OpenCV,
   computes the dynamic image with a per-frame float64 loop, then applies the same augmentation in
   float and returns ImageNet-normalised float tensors (as torchvision's ``ToTensor`` + ``Normalize``
   would), batched by the default collate. Same recordings and windows, same batch size and workers,
@@ -32,7 +33,7 @@ import torch
 from common import DATASETS, all_shards, bench_shards, best_of, header, stage_config, table, training_step, verdict
 from bench_dynamic import loop_float64
 from pipeline import faces
-from pipeline.datasets.probe import frame_files
+from pipeline.datasets.probe import numbered_frames
 from pipeline.dynamic import quantise
 from pipeline.samples import IMAGE_FORMATS, SampleConfig, decode_image, encode_image
 from pipeline.shard import StageConfig
@@ -92,17 +93,6 @@ def format_costs(config: StageConfig, image_format: str, images: list[np.ndarray
     return {"bytes": shards["n_bytes"].sum() / shards["n_samples"].sum(), "encode": encode / n, "decode": decode / n}
 
 
-def peer_box(frames: np.ndarray) -> tuple[float, float, float, float]:
-    """The black-border face box the way public code finds it: one OpenCV bounding box per frame,
-    united (the same box as ``faces.black_border_box``: pixels with any channel above the black level)."""
-    import cv2
-
-    level = (faces.BLACK_LEVEL,) * 3
-    boxes = [cv2.boundingRect(cv2.bitwise_not(cv2.inRange(frame, (0, 0, 0), level))) for frame in frames]
-    boxes = [(x, y, x + w, y + h) for x, y, w, h in boxes if w > 0]
-    return tuple(float(f(b[i] for b in boxes)) for i, f in enumerate((min, min, max, max)))
-
-
 def peer_colour_jitter(rgb: np.ndarray, amplitude: float, rng: np.random.Generator) -> np.ndarray:
     """Brightness, contrast and saturation in float, as torchvision's ``ColorJitter`` computes them."""
     image = rgb.astype(np.float32)
@@ -130,7 +120,7 @@ class PeerDataset(torch.utils.data.Dataset):
         self.padding, self.augment = config.sample.padding, AugmentConfig()
         self.items = [(videos.loc[row.video_id].to_dict() | {"video_id": row.video_id}, [int(i) for i in row.frames])
                       for row in windows.itertuples(index=False)]
-        self.files = {p: frame_files(self.root / p) for v, _ in self.items for m in modalities
+        self.files = {p: numbered_frames(self.root / p) for v, _ in self.items for m in modalities
                       if (self.root / (p := v[f"path_{m}"])).is_dir()}
         self.eyes = {v["annotation_path"]: faces.read_eye_file(self.root / v["annotation_path"])
                      for v, _ in self.items if v["face_source"] == "eyes"}
@@ -139,27 +129,28 @@ class PeerDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def _clip(self, path: str, grey: bool, frames: list[int]) -> np.ndarray:
+    def _clip(self, path: str, grey: bool, frames: list[int]) -> list[np.ndarray]:
         import cv2
 
         if path in self.files:
             flag = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR
-            images = [cv2.imread(str(self.files[path][i]), flag) for i in frames]
-            return np.stack(images if grey else [cv2.cvtColor(i, cv2.COLOR_BGR2RGB) for i in images])
+            images = [cv2.imread(str(self.files[path][n]), flag) for n in frames]
+            return images if grey else [cv2.cvtColor(i, cv2.COLOR_BGR2RGB) for i in images]
         import decord
 
-        return decord.VideoReader(str(self.root / path), num_threads=1).get_batch(frames).asnumpy()
+        return list(decord.VideoReader(str(self.root / path), num_threads=1).get_batch(frames).asnumpy())
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         video, frames = self.items[index]
         clips = {m: self._clip(video[f"path_{m}"], m != "rgb", frames) for m in self.modalities}
         if video["face_source"] == "eyes":
-            geometry = faces.eye_geometry(np.stack([self.eyes[video["annotation_path"]][i] for i in frames]), self.size)
-        else:
-            geometry = faces.box_geometry(peer_box(clips["rgb"]), self.size, self.padding, "black_border")
+            eyes = np.stack([self.eyes[video["annotation_path"]][n] for n in frames])
+            geometries = {m: [faces.eye_geometry(eyes, self.size)] * len(frames) for m in clips}
+        else:  # each frame its own face crop (the CeFA release)
+            geometries = faces.black_border_geometries(clips, frames, self.size, self.padding)
         images = {}
         for modality, clip in clips.items():
-            crops = faces.crop(clip, geometry)  # one cv2.warpAffine (and resize, when shrinking) per frame
+            crops = faces.crop(clip, geometries[modality])  # one cv2.warpAffine (and resize, when shrinking) per frame
             images[modality] = crops[len(crops) // 2]
             images[f"{modality}_di"] = quantise(loop_float64(crops), "minmax")
         return self._augment(images, video)

@@ -1,24 +1,33 @@
-"""Where the face is: one crop geometry per window, applied to every frame of every modality.
+"""Where the face is: the crop geometry of every frame of a window, in every modality.
 
-A window gets ONE geometry (a 2×3 affine map from the source frame to the ``size``×``size`` crop),
-never one per frame: the dynamic image must see the face move inside a fixed crop, and re-cropping
-every frame would erase the motion cue SD-Net's dynamic branch exists for. Depth and IR are
-registered to RGB in the multi-modal datasets, so the RGB geometry crops them too.
+A geometry is a 2×3 affine map from one source frame to the ``size``×``size`` crop. The dynamic image
+must see the face move inside a fixed crop (re-cropping every frame would erase the motion cue SD-Net's
+dynamic branch exists for), so a window gets one geometry where its frames share one pixel grid, and
+the face's own extent only where the release already cropped every frame:
 
-Geometry sources, by what the dataset ships:
-
-* ``black_border`` — CeFA and CASIA-SURF frames are face crops on black: the extent of the non-black
-  RGB pixels over the window, squared and padded;
+* ``black_border`` — CeFA and CASIA-SURF frames are face crops on black, made per frame and separately
+  in the RGB video and in the aligned depth/IR video, so frame sizes vary within a recording and RGB
+  pixels do not address depth/IR pixels. Each frame's face (its non-black pixels) is mapped onto the
+  crop: centred on that frame's face centroid, with one side for the whole window (the largest
+  extent, squared and padded), so a still face gives a near-zero dynamic image while the face's
+  scale, which the releases never changed, stays the window's. Modalities whose frames have the same
+  size in every frame of the window (depth and IR: one aligned stream) share one extent, the union of
+  their foregrounds, which also finds a replay's face in IR, where screens are dark;
 * ``eyes`` — OULU-NPU's per-frame eye positions: a similarity transform that puts the window's mean
   eye positions at fixed places in the crop;
 * ``face_file`` — SiW's per-frame ``.face`` boxes (``0 0 0 0`` = no face), gaps filled from the nearest
   annotated frame;
 * detectors (``opencv`` Haar cascade, ``face_alignment`` FAN landmarks) for anything else.
+
+The last three find one geometry in the reference modality (RGB) and map it to another modality whose
+frames have another size by the size ratio (a registered sensor at another resolution); a modality
+whose aspect ratio differs cannot be mapped and is refused (:class:`NoGeometry`), never misaligned.
 """
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +41,22 @@ EYE_TARGETS = ((0.32, 0.40), (0.68, 0.40))
 BLACK_LEVEL = 16
 
 
+Box = tuple[float, float, float, float]
+#: Largest relative difference of aspect ratio under which one modality's geometry maps onto another's.
+ASPECT_TOLERANCE = 0.02
+
+
 class AnnotationError(ValueError):
     """An annotation file that does not follow its format; names the file and the line."""
+
+
+class NoGeometry(Exception):
+    """A window for which no crop can be found; ``reason`` is the reject category, ``detail`` says why."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -43,10 +66,10 @@ class CropGeometry:
     matrix: np.ndarray  # 2×3, float64
     size: int
     method: str
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in source pixels
+    box: Box  # x1, y1, x2, y2 in source pixels
 
 
-def box_geometry(box: tuple[float, float, float, float], size: int, padding: float, method: str) -> CropGeometry:
+def box_geometry(box: Box, size: int, padding: float, method: str) -> CropGeometry:
     """Square the box around its centre, pad it by ``padding`` of its side, and map it onto the crop."""
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * (1.0 + 2.0 * padding)
@@ -59,46 +82,152 @@ def box_geometry(box: tuple[float, float, float, float], size: int, padding: flo
     return CropGeometry(matrix, size, method, square)
 
 
-def crop(frames: np.ndarray, geometry: CropGeometry) -> np.ndarray:
-    """Warp every frame (``(T, H, W[, C])`` uint8) into the crop; outside the frame is black.
+def crop(frames: Sequence[np.ndarray], geometries: Sequence[CropGeometry]) -> np.ndarray:
+    """Warp each frame (``(H, W[, C])`` uint8, sizes may differ) by its own geometry into the crop."""
+    if len(frames) != len(geometries):
+        raise ValueError(f"{len(frames)} frames but {len(geometries)} geometries")
+    return np.stack([crop_frame(frame, geometry) for frame, geometry in zip(frames, geometries)])
+
+
+def crop_frame(frame: np.ndarray, geometry: CropGeometry) -> np.ndarray:
+    """Warp one frame into the crop; outside the frame is black.
 
     ``warpAffine`` interpolates bilinearly without anti-aliasing, so a face shrunk several times
     (Full-HD video to 128 px) would alias, and the dynamic image would turn the aliasing into fake
-    motion. Frames are therefore first reduced with area averaging to about the crop's scale.
+    motion. The frame is therefore first reduced with area averaging to about the crop's scale.
     """
     import cv2
 
-    matrix, frames = geometry.matrix, np.asarray(frames)
+    matrix = geometry.matrix
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
     if scale < 0.75:
-        height, width = frames.shape[1:3]
+        height, width = frame.shape[:2]
         small = (max(1, round(width * scale)), max(1, round(height * scale)))
         factors = np.array([small[0] / width, small[1] / height])
-        frames = np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA) for f in frames])
+        frame = cv2.resize(frame, small, interpolation=cv2.INTER_AREA)
         # pixel centres: x = (x_small + 0.5) / factor - 0.5
         shift = matrix[:, :2] @ (0.5 / factors - 0.5)
         matrix = np.hstack([matrix[:, :2] / factors[None, :], (matrix[:, 2] + shift)[:, None]])
     size = (geometry.size, geometry.size)
-    return np.stack(
-        [cv2.warpAffine(f, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for f in frames]
-    )
+    return cv2.warpAffine(frame, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def frame_size(frame: np.ndarray) -> tuple[int, int]:
+    """``(width, height)`` of a frame."""
+    return int(frame.shape[1]), int(frame.shape[0])
 
 
 # -- black-border crops (CeFA, CASIA-SURF) --------------------------------------------------------
-def black_border_box(rgb: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Extent of the pixels brighter than the black background in any frame of the window.
+def foreground(frame: np.ndarray) -> np.ndarray:
+    """Where one ``(H, W[, 3])`` frame is brighter than the black background (any channel)."""
+    if frame.ndim == 3:  # two element-wise maxima: one max(axis=2) reduction is much slower
+        frame = np.maximum(np.maximum(frame[..., 0], frame[..., 1]), frame[..., 2])
+    return frame > BLACK_LEVEL
 
-    The maximum over frames first (contiguous, vectorised), then over the channels as two
-    element-wise maxima: one ``max(axis=(0, 3))`` reduction is about 70 times slower.
-    """
-    brightest = np.maximum.reduce(rgb, axis=0)
-    if brightest.ndim == 3:
-        brightest = np.maximum(np.maximum(brightest[..., 0], brightest[..., 1]), brightest[..., 2])
-    foreground = brightest > BLACK_LEVEL
-    rows, cols = np.flatnonzero(foreground.any(axis=1)), np.flatnonzero(foreground.any(axis=0))
+
+def mask_box(mask: np.ndarray) -> Box | None:
+    """The extent of a foreground mask (pixel edges: a one-pixel mask at (0, 0) is (0, 0, 1, 1)), or None."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
     return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+
+
+def foreground_box(frame: np.ndarray) -> Box | None:
+    """Extent of the pixels brighter than the black background in one frame, or None."""
+    return mask_box(foreground(frame))
+
+
+def mask_centre(mask: np.ndarray) -> tuple[float, float]:
+    """Centroid of a non-empty foreground mask, in the same coordinates as :func:`mask_box`.
+
+    A face crop's extent can flicker by a pixel from frame to frame where dark pixels sit at the black
+    level; its centroid, averaged over every face pixel, moves by a fraction of that.
+    """
+    total = float(mask.sum())
+    x = float(mask.sum(axis=0) @ np.arange(mask.shape[1])) / total + 0.5
+    y = float(mask.sum(axis=1) @ np.arange(mask.shape[0])) / total + 0.5
+    return x, y
+
+
+def union_box(boxes: Iterable[Box | None]) -> Box | None:
+    """The smallest box holding every given box (None ones ignored); None when there is none."""
+    present = [b for b in boxes if b is not None]
+    if not present:
+        return None
+    return (min(b[0] for b in present), min(b[1] for b in present),
+            max(b[2] for b in present), max(b[3] for b in present))
+
+
+def shared_grids(clips: Mapping[str, Sequence[np.ndarray]]) -> list[list[str]]:
+    """Modalities grouped by pixel grid: those whose frames have the same size in every frame of the window."""
+    groups: dict[tuple, list[str]] = {}
+    for modality, frames in clips.items():
+        groups.setdefault(tuple(frame_size(f) for f in frames), []).append(modality)
+    return list(groups.values())
+
+
+def black_border_geometries(
+    clips: Mapping[str, Sequence[np.ndarray]], frames: Sequence[int], size: int, padding: float
+) -> dict[str, list[CropGeometry]]:
+    """Per modality, one geometry per frame: the frame's own face mapped onto the crop.
+
+    Each frame is centred on its face's centroid; the side is the window's largest face extent in that
+    modality, squared and padded, so the window keeps one scale. Raises :class:`NoGeometry` naming the
+    modality and frame number of a frame without foreground.
+    """
+    geometries: dict[str, list[CropGeometry]] = {}
+    for group in shared_grids(clips):
+        masks = []
+        for position, number in enumerate(frames):
+            mask = np.logical_or.reduce([foreground(clips[m][position]) for m in group])
+            if not mask.any():
+                raise NoGeometry("no_face", f"{'/'.join(group)} frame {number}: no pixel brighter than the black background")
+            masks.append(mask)
+        side = max(max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in map(mask_box, masks))
+        window = [box_geometry(_square(mask_centre(mask), side), size, padding, "black_border") for mask in masks]
+        geometries |= {modality: window for modality in group}
+    return geometries
+
+
+def _square(centre: tuple[float, float], side: float) -> Box:
+    cx, cy = centre
+    return cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2
+
+
+# -- one geometry for registered modalities ---------------------------------------------------------
+def map_to_modalities(
+    geometry: CropGeometry, clips: Mapping[str, Sequence[np.ndarray]], reference: str
+) -> dict[str, list[CropGeometry]]:
+    """One geometry found in the ``reference`` modality, applied to every frame of every modality.
+
+    A frame of another size is taken as the same view at another resolution: the geometry is scaled by
+    the size ratio. Raises :class:`NoGeometry` (``grid_mismatch``) when the aspect ratios differ, since
+    such a frame does not show the same view.
+    """
+    ref_width, ref_height = frame_size(clips[reference][len(clips[reference]) // 2])
+    mapped: dict[str, list[CropGeometry]] = {}
+    for modality, frames in clips.items():
+        mapped[modality] = []
+        for frame in frames:
+            width, height = frame_size(frame)
+            sx, sy = width / ref_width, height / ref_height
+            if abs(sx / sy - 1.0) > ASPECT_TOLERANCE:
+                raise NoGeometry("grid_mismatch", f"{modality} frame {width}×{height} and {reference} frame "
+                                                  f"{ref_width}×{ref_height} differ in aspect ratio: the {reference} "
+                                                  "face geometry cannot be mapped onto it")
+            mapped[modality].append(geometry if (sx, sy) == (1.0, 1.0) else _rescaled(geometry, sx, sy))
+    return mapped
+
+
+def _rescaled(geometry: CropGeometry, sx: float, sy: float) -> CropGeometry:
+    """The geometry of the same view in a frame ``sx`` × ``sy`` times the size (pixel centres kept)."""
+    # x_ref = (x + 0.5) / sx - 0.5 maps this frame's pixels to the reference frame's
+    to_reference = np.array([[1 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1 / sy, 0.5 / sy - 0.5], [0.0, 0.0, 1.0]])
+    matrix = geometry.matrix @ to_reference
+    x1, y1, x2, y2 = geometry.box
+    box = ((x1 + 0.5) * sx - 0.5, (y1 + 0.5) * sy - 0.5, (x2 + 0.5) * sx - 0.5, (y2 + 0.5) * sy - 0.5)
+    return CropGeometry(matrix, geometry.size, geometry.method, box)
 
 
 # -- eye positions (OULU-NPU) ---------------------------------------------------------------------
@@ -172,7 +301,7 @@ def fill_gaps(boxes: np.ndarray) -> np.ndarray:
     return boxes[nearest]
 
 
-def window_box(boxes: np.ndarray) -> tuple[float, float, float, float] | None:
+def window_box(boxes: np.ndarray) -> Box | None:
     """One box for a window: the union of its frames' boxes, so the moving face stays inside."""
     boxes = boxes[~np.isnan(boxes).any(axis=1)]
     if boxes.size == 0:

@@ -1,7 +1,8 @@
 """Turning one recording's planned windows into encoded samples (the work inside a shard task).
 
-For each window: decode only its frames, find one crop geometry, crop every modality with it,
-pool a dynamic image per modality, quantise, encode. Bad data becomes reject rows that name the
+For each window: decode only its frames (by frame number, in every modality), find the crop geometry
+of each frame in each modality (:mod:`pipeline.face_sources`), crop, pool a dynamic image per
+modality, quantise, encode. Bad data becomes reject rows that name the
 file and the reason; the other recordings of the shard carry on.
 """
 from __future__ import annotations
@@ -20,8 +21,9 @@ import numpy as np
 
 from . import faces
 from .datasets.records import MODALITIES
-from .detectors import make_detector
 from .dynamic import dynamic_image, quantise
+from .face_sources import WindowFaces, face_source_for
+from .faces import NoGeometry
 from .frames import DecodeError, open_source
 from .plan import RecordingTask, WindowTask, reject_row
 
@@ -78,12 +80,6 @@ class Sample:
     key: str
     members: dict[str, bytes]  # extension ("rgb.png", "json", …) → bytes
     row: dict[str, Any]
-
-
-@lru_cache(maxsize=None)
-def detector_for(backend: str):
-    """One detector per worker process: model weights load once, not once per window."""
-    return make_detector(backend)
 
 
 def encode_image(image: np.ndarray, config: SampleConfig) -> bytes:
@@ -185,28 +181,29 @@ def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> 
     video = task.video
     modalities = [m for m in MODALITIES if isinstance(video.get(f"path_{m}"), str)]
     decoded, windows, rejects = _decode(video, root, modalities, task.windows)
-    counts = {m: int(video[f"n_frames_{m}"]) for m in modalities}
-    geometry_source = WindowGeometry(video, root, config)
+    source = face_source_for(video, root, config.detector, config.crop_size, config.padding, config.use_annotations)
     samples = []
     for window in windows:
-        clips = {m: np.stack([decoded[m][i] for i in window.frames]) for m in modalities}
-        geometry = geometry_source.for_window(window, clips["rgb"] if "rgb" in clips else clips[modalities[0]])
-        if geometry is None:
-            rejects.append(reject_row(video["video_id"], window.index, "faces", "no_face", geometry_source.last_failure))
+        clips = {m: [decoded[m][n] for n in window.frames] for m in modalities}
+        try:
+            found = source.locate(window.frames, clips)
+        except NoGeometry as error:
+            rejects.append(reject_row(video["video_id"], window.index, "faces", error.reason, error.detail))
             continue
-        sample = _make_sample(video, window, clips, geometry, counts, config)
-        sample.row["annotation_issue"] = geometry_source.window_issue
-        samples.append(sample)
+        if found.issue:
+            log.warning("%s window %d: %s; the %s detector cropped it", video["video_id"], window.index, found.issue,
+                        found.method)
+        samples.append(_make_sample(video, window, clips, found, config))
     return samples, rejects
 
 
 def _decode(video, root: Path, modalities: list[str], windows) -> tuple[dict, list[WindowTask], list[dict]]:
-    """Frames of every window, decoded in one pass per modality.
+    """Frames of every window by frame number, decoded in one pass per modality.
 
     When that pass fails (a corrupt frame, a container that overstates its length), the windows are
     decoded one by one, so the bad frames cost only the windows that contain them.
     """
-    needed = sorted({i for window in windows for i in window.frames})
+    needed = sorted({n for window in windows for n in window.frames})
     try:
         return {m: _read(root / video[f"path_{m}"], m, needed) for m in modalities}, list(windows), []
     except DecodeError:
@@ -219,25 +216,29 @@ def _decode(video, root: Path, modalities: list[str], windows) -> tuple[dict, li
         except DecodeError as error:
             rejects.append(reject_row(video["video_id"], window.index, "decode", "decode_error", str(error)))
             continue
-        for modality, by_index in frames.items():
-            decoded[modality].update(by_index)
+        for modality, by_number in frames.items():
+            decoded[modality].update(by_number)
         good.append(window)
     return decoded, good, rejects
 
 
-def _read(path: Path, modality: str, indices: list[int]) -> dict[int, np.ndarray]:
+def _read(path: Path, modality: str, numbers: list[int]) -> dict[int, np.ndarray]:
     source = open_source(path, grey=modality != "rgb")
-    return dict(zip(indices, source.read(indices)))
+    return dict(zip(numbers, source.read(numbers)))
 
 
-def _make_sample(video, window: WindowTask, clips, geometry: faces.CropGeometry, counts, config) -> Sample:
+def _make_sample(video, window: WindowTask, clips: dict[str, list[np.ndarray]], found: WindowFaces,
+                 config: SampleConfig) -> Sample:
     key = sample_key(video["video_id"], window.index)
     members: dict[str, bytes] = {}
+    centre = len(window.frames) // 2
     for modality, clip in clips.items():
-        crops = faces.crop(clip, geometry)
-        members[f"{modality}.{config.image_format}"] = encode_image(crops[len(crops) // 2], config)
+        crops = faces.crop(clip, found.geometries[modality])
+        members[f"{modality}.{config.image_format}"] = encode_image(crops[centre], config)
         pooled = quantise(dynamic_image(crops), config.quantisation, config.fixed_scale)
         members[f"{modality}_di.{config.image_format}"] = encode_image(pooled, config)
+    sizes = {m: [list(faces.frame_size(f)) for f in clip] for m, clip in clips.items()}
+    boxes = {m: [round(float(v), 4) for v in geometries[centre].box] for m, geometries in found.geometries.items()}
     metadata = {
         "video_id": video["video_id"],
         "subject": video["subject"],
@@ -246,8 +247,8 @@ def _make_sample(video, window: WindowTask, clips, geometry: faces.CropGeometry,
         "window": window.index,
         "frames": list(window.frames),
         "modalities": sorted(clips),
-        "frame_counts": counts,
-        "crop": {"method": geometry.method, "box": [round(float(v), 2) for v in geometry.box], "size": geometry.size},
+        "frame_sizes": sizes,
+        "crop": {"method": found.method, "box": boxes, "size": config.crop_size},
         "quantisation": {"mode": config.quantisation, "scale": config.fixed_scale},
     }
     members["json"] = json.dumps(metadata, sort_keys=True).encode()
@@ -256,74 +257,10 @@ def _make_sample(video, window: WindowTask, clips, geometry: faces.CropGeometry,
         "video_id": video["video_id"],
         "window": window.index,
         "frames": list(window.frames),
-        "crop_method": geometry.method,
-        "frame_count_mismatch": len(set(counts.values())) > 1,
+        "crop_method": found.method,
+        "annotation_issue": found.issue,
+        "frame_gap": window.gap,
+        "sizes_vary": any(len({tuple(s) for s in per_frame}) > 1 for per_frame in sizes.values()),
         "sha256": payload_digest(members),
     }
     return Sample(key, members, row)
-
-
-class WindowGeometry:
-    """The crop geometry of each window of one recording, from its annotations or a detector."""
-
-    def __init__(self, video: dict[str, Any], root: Path, config: SampleConfig):
-        self.video, self.config = video, config
-        self.source = video["face_source"] if config.use_annotations else "detector"
-        self.last_failure = ""
-        # Why the last window's annotation could not be used (None: it was, or there is none):
-        # the window then falls back to the detector, and samples.parquet says why.
-        self.window_issue: str | None = None
-        self._file_issue: str | None = None
-        self._eyes: dict[int, np.ndarray] | None = None
-        self._boxes: np.ndarray | None = None
-        try:
-            if self.source == "eyes":
-                self._eyes = faces.read_eye_file(root / video["annotation_path"])
-            elif self.source == "face_file":
-                self._boxes = faces.fill_gaps(faces.read_face_file(root / video["annotation_path"]))
-        except (OSError, faces.AnnotationError) as error:
-            log.warning("%s: annotation unusable, falling back to the detector: %s", video["video_id"], error)
-            self.source, self._file_issue = "detector", str(error)
-
-    def for_window(self, window: WindowTask, rgb_clip: np.ndarray) -> faces.CropGeometry | None:
-        size, padding = self.config.crop_size, self.config.padding
-        height, width = rgb_clip.shape[1:3]
-        self.window_issue = self._file_issue
-        if self.source == "black_border":
-            box = faces.black_border_box(rgb_clip)
-            self.last_failure = "no pixel brighter than the black background"
-            return None if box is None else faces.box_geometry(box, size, padding, "black_border")
-        if self.source == "eyes":
-            rows = [self._eyes[i] for i in window.frames if i in self._eyes]
-            try:
-                if not rows:
-                    raise ValueError(f"no eye positions for frames {list(window.frames)}")
-                eyes = np.stack(rows)
-                faces.check_inside(eyes.reshape(-1, 2), width, height, "eye positions")
-                return faces.eye_geometry(eyes, size)
-            except ValueError as error:  # e.g. both eyes annotated at one point: use the detector
-                self.window_issue = f"{self.video['annotation_path']}: {error}"
-        if self.source == "face_file":
-            within = self._boxes[[i for i in window.frames if i < len(self._boxes)]]
-            box = faces.window_box(within)
-            try:
-                if box is None:
-                    raise ValueError(f"no face box for frames {list(window.frames)}")
-                centre = np.array([[(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]])
-                faces.check_inside(centre, width, height, "face box centre")
-                return faces.box_geometry(box, size, padding, "face_file")
-            except ValueError as error:
-                self.window_issue = f"{self.video['annotation_path']}: {error}"
-        if self.window_issue:
-            log.warning("%s window %d: %s; using the detector", self.video["video_id"], window.index, self.window_issue)
-        return self._detect(window, rgb_clip)
-
-    def _detect(self, window: WindowTask, rgb_clip: np.ndarray) -> faces.CropGeometry | None:
-        detector = detector_for(self.config.detector)
-        centre = rgb_clip[len(rgb_clip) // 2]
-        frame = centre if centre.ndim == 3 else np.repeat(centre[..., None], 3, axis=2)
-        box = detector.detect(frame)
-        if box is None:
-            self.last_failure = f"{detector.name} found no face in frame {window.frames[len(window.frames) // 2]}"
-            return None
-        return faces.box_geometry(box, self.config.crop_size, self.config.padding, detector.name)

@@ -3,7 +3,7 @@
     python -m pipeline.shard --dataset cefa [--root DIR] [--manifests DIR] [--out DIR]
                              [--workers N | --scheduler ADDRESS]
 
-Every option defaults to ``params.yaml`` (section ``shard``). Writes ``<out>/*.tar`` and, in the
+Every option defaults to ``params.yaml`` (section ``shard``; the raw root from the ``raw`` mapping). Writes ``<out>/*.tar`` and, in the
 manifest folder, ``samples.parquet``, ``rejects.parquet``, ``shards.parquet`` and ``splits.json`` (for
 every protocol split: its shard files and sample count). A rerun redoes only unfinished shards.
 """
@@ -21,7 +21,7 @@ import pandas as pd
 
 from .cli import add_verbosity_arguments, configure_logging, progress_enabled
 from .io import write_json_atomic, write_parquet_atomic
-from .params import dataset_path, load_section
+from .params import dataset_path, load_section, raw_root
 from .plan import SHARD_NAME, ShardPlan, plan_shards, reject_row
 from .samples import SampleConfig
 from .shard_task import PARTS, finished_part, write_shard
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["video_id", "window", "stage", "reason", "detail"]
 SAMPLE_COLUMNS = [
-    "key", "video_id", "window", "frames", "shard", "crop_method", "annotation_issue", "frame_count_mismatch", "sha256",
+    "key", "video_id", "window", "frames", "shard", "crop_method", "annotation_issue", "frame_gap", "sizes_vary", "sha256",
 ]
 
 
@@ -223,11 +223,15 @@ def split_index(shards: pd.DataFrame, shard_dir: Path) -> dict[str, Any]:
     return index
 
 
-def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> StageConfig:
+def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Path | None = None) -> StageConfig:
+    """The stage's settings: the command line's, else the ``shard`` section's; ``root`` is the dataset's
+    raw root from params.yaml's ``raw`` mapping when ``--root`` is not given."""
     values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
     sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
+    if values.get("root") is None and root is None:
+        raise ValueError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
     return StageConfig(
-        root=dataset_path(str(values["root"]), args.dataset),
+        root=Path(values["root"]) if values.get("root") is not None else root,
         manifests=dataset_path(str(values["manifests"]), args.dataset),
         out=dataset_path(str(values["out"]), args.dataset),
         window_length=int(values["window_length"]),
@@ -260,7 +264,7 @@ def format_summary(summary: StageSummary, config: StageConfig) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.shard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
-    parser.add_argument("--root", help="raw dataset root (default: params.yaml shard.root)")
+    parser.add_argument("--root", help="raw dataset root (default: the dataset's line in params.yaml raw)")
     parser.add_argument("--manifests", help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
     parser.add_argument("--out", help="folder for the .tar shards (default: shard.out)")
     parser.add_argument("--workers", type=int, help="local Dask worker processes; 0 runs in this process")
@@ -271,9 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args)
     params = load_section("shard", args.params)
+    root = None if args.root else raw_root(args.dataset, args.params)
     strict = args.strict
     del args.params, args.strict, args.quiet, args.verbose
-    config = config_from_args(args, params)
+    config = config_from_args(args, params, root)
     log.info("sharding %s → %s (manifests in %s)", config.root, config.out, config.manifests)
     try:
         summary = run(config)

@@ -25,9 +25,10 @@ class BadInput:
     dataset: str
     damage: Callable[[Path, pd.Series], None]  # (raw root, the victim's videos.parquet row)
     #: "index": skipped, in index_report.json's problems; "index_note": kept, in its notes;
-    #: "rejects": in rejects.parquet; "samples": sharded, flagged in a samples.parquet column.
+    #: "videos": kept, listed in a videos.parquet column; "rejects": in rejects.parquet;
+    #: "samples": sharded, flagged in a samples.parquet column.
     where: str
-    reason: str  # the reason code, or for "samples" the flag column
+    reason: str  # the reason code, or for "samples" and "videos" the column
     detail: str = ""  # a regular expression the reported detail must match (file name, numbers)
 
 
@@ -55,8 +56,26 @@ def missing_depth_folder(root: Path, row: pd.Series) -> None:
     shutil.rmtree(root / row["path_depth"])
 
 
-def fewer_ir_frames(root: Path, row: pd.Series) -> None:
-    _frames(root, row, "ir")[-1].unlink()
+def ir_frame_missing(root: Path, row: pd.Series) -> None:
+    """The release's detector found no face in one IR frame: that number is missing from ir only."""
+    _frames(root, row, "ir")[2].unlink()
+
+
+def duplicate_frame_number(root: Path, row: pd.Series) -> None:
+    """A second file for one frame number (``1.jpg`` beside ``0001.jpg``): which one is frame 1?"""
+    first = _frames(root, row, "rgb")[0]
+    shutil.copy(first, first.with_name(f"{int(first.stem)}.png"))
+
+
+def black_aligned_frame(root: Path, row: pd.Series) -> None:
+    """One frame number whose depth and IR crops hold nothing but black: no face extent to crop."""
+    import cv2
+
+    numbers = {p.stem for p in _frames(root, row, "depth")} & {p.stem for p in _frames(root, row, "ir")}
+    number = sorted(numbers, key=int)[3]
+    for modality in ("depth", "ir"):
+        path = root / row[f"path_{modality}"] / f"{number}.jpg"
+        cv2.imwrite(str(path), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) * 0)
 
 
 def shorter_than_window(root: Path, row: pd.Series) -> None:
@@ -149,8 +168,13 @@ CORPUS: list[BadInput] = [
     BadInput("zero_byte_jpeg", "cefa", zero_byte_jpeg, "rejects", "decode_error", r"depth/\d+\.jpg: not a readable image"),
     BadInput("empty_modality_folder", "cefa", empty_modality_folder, "index", "no_frames", "'ir' holds no"),
     BadInput("missing_depth_folder", "cefa", missing_depth_folder, "index", "missing_modality", "no 'depth' folder"),
-    BadInput("fewer_ir_frames", "cefa", fewer_ir_frames, "samples", "frame_count_mismatch"),
-    BadInput("shorter_than_window", "cefa", shorter_than_window, "rejects", "too_short", r"^5 aligned frames < window 7"),
+    BadInput("ir_frame_missing", "cefa", ir_frame_missing, "videos", "missing_frames_ir"),
+    BadInput("duplicate_frame_number", "cefa", duplicate_frame_number, "index", "duplicate_frame_number",
+             r"^0001\.jpg and 1\.png are both frame 1$"),
+    BadInput("black_aligned_frame", "cefa", black_aligned_frame, "rejects", "no_face",
+             r"^depth/ir frame \d+: no pixel brighter than the black background$"),
+    BadInput("shorter_than_window", "cefa", shorter_than_window, "rejects", "too_short",
+             r"^\d frame numbers in every modality \(rgb 5, depth 5, ir 5\) < window 7"),
     BadInput("space_in_name", "cefa", space_in_name, "index", "malformed_name", "expected Race_ID"),
     BadInput("non_utf8_name", "cefa", non_utf8_name, "index", "malformed_name", "expected Race_ID"),
     BadInput("truncated_video", "oulu", truncated_video, "rejects", "decode_error", r"\.avi: frames .* requested, video holds"),

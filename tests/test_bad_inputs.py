@@ -62,6 +62,12 @@ def test_each_bad_input_is_reported_with_a_precise_reason(damaged, entry):
         else:  # kept: a detector found its faces
             rows = outcome["samples"][outcome["samples"]["video_id"] == victim]
             assert len(rows) > 0 and set(rows["crop_method"]) == {"opencv"}
+    elif entry.where == "videos":  # kept: the lost frame number is named, and no window reads it
+        row = outcome["videos"].set_index("video_id").loc[victim]
+        lost = set(int(n) for n in row[entry.reason])
+        assert lost, f"{entry.name}: {entry.reason} of {victim} is empty"
+        windows = outcome["samples"][outcome["samples"]["video_id"] == victim]["frames"]
+        assert len(windows) > 0 and not any(lost & set(int(n) for n in frames) for frames in windows)
     elif entry.where == "rejects":
         rows = outcome["rejects"][outcome["rejects"]["video_id"] == victim]
         assert set(rows["reason"]) == {entry.reason}, rows
