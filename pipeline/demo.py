@@ -8,6 +8,10 @@ JPEGs or video containers, and the annotation files (OULU eye positions, SiW fac
 challenge list files). The pixels come from ``pipeline.demo_render``: one real photograph,
 varied per subject, with the physical cues of each attack (depth relief, IR darkness of screens,
 rigid planes versus non-rigid live faces), so the whole pipeline can be trained and tested on it.
+CeFA and CASIA-SURF frames are then made the way those releases made theirs
+(``pipeline.demo_crops``): face crops cut out per frame and per stream, so sizes vary frame to frame,
+depth and IR are at their own scale, and frame numbers go missing from one modality now and then;
+CASIA-SURF numbers its frames sparsely (``1.jpg, 11.jpg, …``: one frame in ten was kept).
 
 Every file is a deterministic function of (dataset, size, release, seed): the same arguments
 give byte-identical files. Existing files are overwritten; nothing else in ``--out`` is touched.
@@ -23,6 +27,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -31,8 +36,10 @@ import cv2
 import numpy as np
 
 from pipeline.cli import add_verbosity_arguments, configure_logging
+from pipeline.demo_crops import ReleaseFrames, release_frames
 from pipeline.demo_lists import write_official_lists
-from pipeline.demo_render import RenderSpec, render, rng_for
+from pipeline.demo_render import RenderSpec, render, render_stream, rng_for
+from pipeline.demo_video import write_h264
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +65,13 @@ OULU_USERS = {"Train_files": [1, 2, 3], "Dev_files": [21, 22, 23], "Test_files":
 SIW_IDS = {"Train": [3, 7, 11], "Test": [18, 22, 26]}
 
 # What each size holds. tiny: a few seconds, every protocol split still has bona fide and attacks.
+# px of CeFA / CASIA-SURF is the side of the rendered RGB view the release crops are cut from (the
+# face is 0.8 of it); depth and IR are about half that (pipeline.demo_crops).
 SIZES = {
     "tiny": {
         "cefa": {"subjects": {"train": 1, "dev": 1, "test": 1}, "masks": {1: (1, 1), 2: (1, 1)},
-                 "frames": 8, "px": 64},
-        "surf": {"subjects": {"Training": 1, "Val": 1, "Testing": 1}, "frames": 8, "px": 64},
+                 "frames": 10, "px": 72},
+        "surf": {"subjects": {"Training": 1, "Val": 1, "Testing": 1}, "frames": 10, "px": 72},
         "oulu": {"users": 1, "frames": 8, "px": (160, 120)},
         "siw": {"subjects": 1, "live": 2, "frames": 10, "px": (160, 120)},
     },
@@ -72,6 +81,15 @@ SIZES = {
         "surf": {"subjects": {"Training": 4, "Val": 2, "Testing": 3}, "frames": 16, "px": 128},
         "oulu": {"users": 2, "frames": 20, "px": (320, 240)},
         "siw": {"subjects": 3, "live": 3, "frames": 72, "px": (320, 240)},
+    },
+    # Real resolutions and lengths, to measure what decoding real data costs: tiny's recordings (every
+    # protocol split covered), CeFA 100 frames a recording, OULU-NPU and SiW Full-HD long-GOP H.264.
+    "full": {
+        "cefa": {"subjects": {"train": 1, "dev": 1, "test": 1}, "masks": {1: (1, 1), 2: (1, 1)},
+                 "frames": 100, "px": 320},
+        "surf": {"subjects": {"Training": 1, "Val": 1, "Testing": 1}, "frames": 30, "px": 320},
+        "oulu": {"users": 1, "frames": 150, "px": (1920, 1080), "codec": "h264"},
+        "siw": {"subjects": 1, "live": 2, "frames": 300, "px": (1920, 1080), "codec": "h264"},
     },
 }
 CEFA_FOLDERS = {"rgb": "color", "depth": "depth", "ir": "ir"}
@@ -91,11 +109,18 @@ class DemoRecording:
     is_bonafide: bool
     attack_type: str  # bonafide, print, replay, mask3d, silicone, cut_print
     attributes: dict  # the dataset's naming-scheme fields
-    n_frames: dict  # modality ('rgb', 'depth', 'ir') -> frames written
-    face_boxes: np.ndarray  # (n_frames, 4) int x1, y1, x2, y2
+    frame_numbers: dict  # modality ('rgb', 'depth', 'ir') -> frame numbers written (videos: 0 … n - 1)
+    # (rendered frames, 4) int x1, y1, x2, y2 in the rendered view: a video's frames; for CeFA and
+    # CASIA-SURF the view the per-frame crops were cut from (``boxes`` has each crop's own)
+    face_boxes: np.ndarray
     # (n_frames, 4) int x_right_eye, y_right_eye, x_left_eye, y_left_eye (right = image left)
     eyes: np.ndarray | None = None
     dataset: str = ""
+    boxes: dict | None = None  # frame folders: modality -> frame number -> face box in that frame
+
+    @property
+    def n_frames(self) -> dict[str, int]:
+        return {modality: len(numbers) for modality, numbers in self.frame_numbers.items()}
 
 
 @dataclass(frozen=True)
@@ -109,9 +134,10 @@ class _Plan:
     attributes: dict
     spec: RenderSpec
     folders: dict | None = None  # modality -> frame folder name (frame-folder datasets)
-    fourcc: str = ""  # video datasets: container codec
+    fourcc: str = ""  # video datasets: OpenCV's container codec, or "h264" (long-GOP, B-frames, via ffmpeg)
     annotation: str = ""  # "", "eyes" (OULU .txt) or "boxes" (SiW .face)
     gaps: tuple[int, ...] = field(default=())  # SiW frames whose .face line reads 0 0 0 0
+    sparse: bool = False  # frame folders numbered 1, 11, 21, … unpadded (CASIA-SURF), else 0001, 0002, …
 
 
 # ---------------------------------------------------------------- CeFA
@@ -197,7 +223,7 @@ def _surf(cfg: dict, seed: int) -> list[_Plan]:
                          "shape": shape}
                 rel = f"CASIA_SURF/Data/{split}/{part}/{subject}/{code}.rssdk"
                 plans.append(_Plan(f"{subject}-{code}", rel, subject, attack, attrs, spec,
-                                   CEFA_FOLDERS))
+                                   CEFA_FOLDERS, sparse=True))
     return plans
 
 
@@ -216,7 +242,8 @@ def _oulu(cfg: dict, seed: int) -> list[_Plan]:
                                           camera=phone)
                         attrs = {"phone": phone, "session": session, "user": user, "file": file}
                         plans.append(_Plan(name, f"OULU_NPU/{folder}/{name}.avi", f"{user:02d}",
-                                           attack, attrs, spec, fourcc="MJPG", annotation="eyes"))
+                                           attack, attrs, spec, fourcc=cfg.get("codec", "MJPG"),
+                                           annotation="eyes"))
     return plans
 
 
@@ -243,7 +270,7 @@ def _siw(cfg: dict, seed: int) -> list[_Plan]:
                 attrs = {"split": split, "subject": sid, "sensor": sensor, "type": kind,
                          "medium": medium, "session": session}
                 rel = f"SiW/{split}/{'live' if kind == 1 else 'spoof'}/{sid:03d}/{stem}.mov"
-                plans.append(_Plan(stem, rel, f"{sid:03d}", attack, attrs, spec, fourcc="mp4v",
+                plans.append(_Plan(stem, rel, f"{sid:03d}", attack, attrs, spec, fourcc=cfg.get("codec", "mp4v"),
                                    annotation="boxes", gaps=_siw_gaps(seed, stem, index, cfg)))
     return plans
 
@@ -266,32 +293,51 @@ def _bgr(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
 
 
-def _write_frames(frames: dict, plan: _Plan, out: Path) -> dict[str, int]:
-    """One folder of 0001.jpg, 0002.jpg, ... per modality; stale frames from older runs go."""
+def frame_numbers(plan: _Plan) -> list[int]:
+    """Frame number of each rendered frame: 1, 2, … or, one frame in ten kept, 1, 11, 21, …"""
+    step = 10 if plan.sparse else 1
+    return [1 + step * t for t in range(plan.spec.n_frames)]
+
+
+def frame_name(plan: _Plan, number: int) -> str:
+    return f"{number}.jpg" if plan.sparse else f"{number:04d}.jpg"
+
+
+def _write_frames(made: ReleaseFrames, plan: _Plan, out: Path) -> dict[str, tuple[int, ...]]:
+    """One folder of numbered JPEGs per modality; numbered frames of older runs that this one lacks go."""
+    written = {}
     for modality, folder in plan.folders.items():
         target = out / plan.rel_path / folder
         target.mkdir(parents=True, exist_ok=True)
-        for stale in target.glob("[0-9][0-9][0-9][0-9].jpg"):
-            if int(stale.stem) > len(frames[modality]):
+        frames = made.frames[modality]
+        names = {frame_name(plan, number) for number in frames}
+        for stale in target.glob("*.jpg"):
+            if stale.stem.isdigit() and stale.name not in names:
                 stale.unlink()
-        for index, img in enumerate(frames[modality], start=1):
-            path = target / f"{index:04d}.jpg"
+        for number, img in frames.items():
+            path = target / frame_name(plan, number)
             if not cv2.imwrite(str(path), _bgr(img), JPEG_PARAMS):
                 raise OSError(f"could not write {path}")
-    return {modality: len(frames[modality]) for modality in plan.folders}
+        written[modality] = tuple(frames)
+    return written
 
 
-def _write_video(frames: dict, plan: _Plan, out: Path) -> dict[str, int]:
+def _write_video(frames: Iterator[dict[str, np.ndarray]], plan: _Plan, out: Path) -> dict[str, tuple[int, ...]]:
+    """The RGB frames as the plan's container; frames are encoded as they are rendered."""
     path = out / plan.rel_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    height, width = frames["rgb"][0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*plan.fourcc), 30.0, (width, height))
+    rgb = (frame["rgb"] for frame in frames)
+    if plan.fourcc == "h264":
+        return {"rgb": tuple(range(write_h264(rgb, path)))}
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*plan.fourcc), 30.0, (plan.spec.width, plan.spec.height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {plan.fourcc} video {path}")
-    for img in frames["rgb"]:
+    count = 0
+    for img in rgb:
         writer.write(_bgr(img))
+        count += 1
     writer.release()
-    return {"rgb": len(frames["rgb"])}
+    return {"rgb": tuple(range(count))}
 
 
 def _write_annotation(plan: _Plan, out: Path, boxes: np.ndarray, eyes: np.ndarray) -> None:
@@ -308,13 +354,18 @@ def _write_annotation(plan: _Plan, out: Path, boxes: np.ndarray, eyes: np.ndarra
 
 
 def _write(plan: _Plan, out: Path, seed: int, dataset: str) -> DemoRecording:
-    shot = render(plan.spec, seed)
-    writer = _write_frames if plan.folders else _write_video
-    n_frames = writer(shot.frames, plan, out)
-    _write_annotation(plan, out, shot.face_boxes, shot.eyes)
+    boxes = None
+    if plan.folders:
+        shot = render(plan.spec, seed)
+        made = release_frames(shot, rng_for(seed, "release", plan.video_id), frame_numbers(plan))
+        numbers, boxes = _write_frames(made, plan, out), made.boxes
+        face_boxes, eyes = shot.face_boxes, shot.eyes
+    else:
+        stream, face_boxes, eyes = render_stream(plan.spec, seed)
+        numbers = _write_video(stream, plan, out)
+    _write_annotation(plan, out, face_boxes, eyes)
     return DemoRecording(plan.video_id, plan.rel_path, plan.subject, plan.attack_type == "bonafide",
-                         plan.attack_type, dict(plan.attributes), n_frames, shot.face_boxes,
-                         shot.eyes, dataset)
+                         plan.attack_type, dict(plan.attributes), numbers, face_boxes, eyes, dataset, boxes)
 
 
 def _write_challenge_lists(records: list[DemoRecording], out: Path) -> None:
@@ -326,9 +377,9 @@ def _write_challenge_lists(records: list[DemoRecording], out: Path) -> None:
         split = {name: [r for r in records if r.rel_path.startswith(name + "/")
                         and (r.attributes["ethnicity"] == eth) == (name != "test")]
                  for name in ("train", "dev", "test")}
-        train = [" ".join(f"{r.rel_path}/{folder}/{i:04d}.jpg" for folder in
+        train = [" ".join(f"{r.rel_path}/{folder}/{number:04d}.jpg" for folder in
                           CHALLENGE_FOLDERS.values()) + f" {label(r)}"
-                 for r in split["train"] for i in range(1, r.n_frames["rgb"] + 1)]
+                 for r in split["train"] for number in _frames_of_every_modality(r)]
         files = {"train": train,
                  "dev_res": [r.rel_path for r in split["dev"]],
                  "dev_ref": [f"{r.rel_path} {label(r)}" for r in split["dev"]],
@@ -336,6 +387,10 @@ def _write_challenge_lists(records: list[DemoRecording], out: Path) -> None:
                  "test_ref": [f"{r.rel_path} {label(r)}" for r in split["test"]]}
         for name, lines in files.items():
             (out / f"4@{k}_{name}.txt").write_text("\n".join(lines) + "\n")
+
+
+def _frames_of_every_modality(rec: DemoRecording) -> list[int]:
+    return sorted(set.intersection(*(set(numbers) for numbers in rec.frame_numbers.values())))
 
 
 def _write_info(records: list[DemoRecording], out: Path, **params: object) -> Path:
@@ -409,7 +464,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed: identities, motion, textures (default: 0)")
     parser.add_argument("--size", choices=tuple(SIZES), default="small",
-                        help="tiny: seconds, for tests; small: enough to train SD-Net (default)")
+                        help="tiny: seconds, for tests; small: enough to train SD-Net (default); full: real "
+                             "resolutions and lengths (OULU-NPU and SiW 1920x1080 long-GOP H.264 with "
+                             "B-frames; minutes to write), to measure real decoding costs")
     parser.add_argument("--release", choices=RELEASES, default="public",
                         help="cefa only: the later public release (default) or the CVPR 2020 "
                              "challenge release (Protocol 4, anonymised dev/test, list files)")

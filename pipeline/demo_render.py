@@ -22,6 +22,7 @@ Two framings: ``crop`` (CeFA, CASIA-SURF: face crop on black, with registered de
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -76,6 +77,7 @@ class RenderSpec:
     place: int = 0  # background and illumination (session)
     camera: int = 0  # sensor (phone): colour gains, blur, noise
     tone: str = ""  # ethnicity skin-tone shift (CeFA)
+    still: bool = False  # the subject holds still: no head motion, blinks or expressions (sensor noise stays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,6 +244,8 @@ def _matrices(spec: RenderSpec, seed: int, rng: np.random.Generator) -> list[np.
         id_scale *= 0.8 + 0.05 * spec.variant  # a print or a phone screen is smaller than a head
     dx, dy = (_smooth_path(rng, n, amp * min(w, h), jit) for _ in range(2))
     droll, dscale = _smooth_path(rng, n, 100 * amp, jit), _smooth_path(rng, n, amp, jit)
+    if spec.still:  # drawn all the same, so the rest of the recording's random stream is unchanged
+        dx, dy, droll, dscale = (np.zeros(n) for _ in range(4))
     return [frame_matrix(anchor + (dx[t], dy[t]), base * id_scale * (1 + dscale[t]),
                          roll + droll[t], aspect, mirror) for t in range(n)]
 
@@ -483,6 +487,8 @@ def _prepare(spec: RenderSpec, seed: int) -> _Job:
     moving = spec.attack_type in ("bonafide", "cut_print")
     closure = _blinks(rng, spec.n_frames) if moving else np.zeros(spec.n_frames, np.float32)
     talk, smile = _expressions(rng, spec.n_frames) if moving else (closure, closure)
+    if spec.still:
+        closure = talk = smile = np.zeros(spec.n_frames, np.float32)
     slope = 0.25 * 128 / max(spec.width, spec.height)
     plane = (rng.uniform(125, 150), rng.uniform(-slope, slope), rng.uniform(-slope, slope))
     moire = (rng.uniform(0, np.pi), rng.uniform(2.5, 4.5) + 0.3 * spec.variant,
@@ -578,13 +584,20 @@ def _scene_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
     return {"rgb": cv2.addWeighted(frame, 1.0, noise, 1.0, -128.0)}
 
 
-def render(spec: RenderSpec, seed: int) -> Rendered:
-    """Render every frame of one recording and its per-frame face boxes and eye positions."""
+def render_stream(spec: RenderSpec, seed: int) -> tuple[Iterator[dict[str, np.ndarray]], np.ndarray, np.ndarray]:
+    """The frames of one recording, rendered one at a time as they are consumed (a Full-HD video need
+    not be held in memory), and its per-frame face boxes and eye positions."""
     job = _prepare(spec, seed)
     draw = _scene_frame if spec.scene else _crop_frame
-    frames: dict[str, list[np.ndarray]] = {}
-    for t in range(spec.n_frames):
-        for modality, img in draw(job, t).items():
-            frames.setdefault(modality, []).append(img)
     boxes, eyes = annotations(job.mats)
+    return (draw(job, t) for t in range(spec.n_frames)), boxes, eyes
+
+
+def render(spec: RenderSpec, seed: int) -> Rendered:
+    """Render every frame of one recording and its per-frame face boxes and eye positions."""
+    stream, boxes, eyes = render_stream(spec, seed)
+    frames: dict[str, list[np.ndarray]] = {}
+    for frame in stream:
+        for modality, img in frame.items():
+            frames.setdefault(modality, []).append(img)
     return Rendered(frames, boxes, eyes)
