@@ -7,7 +7,8 @@ Writes into ``<out>`` (default ``reports/<dataset>``): ``sheets/<attack type>.pn
 grid of samples, every modality's static crop beside its dynamic image, labelled with the recording
 id), ``sheets/rejects.png`` (first frames of rejected recordings with their reasons), ``plots/*.png``
 (frame counts, crop sizes) and ``report.html``, one self-contained page with the counts per attribute
-and per protocol split, the plots and the sheets. Paths default to ``params.yaml`` (section ``shard``).
+and per protocol split, the plots and the sheets. Paths default to ``params.yaml`` (section ``shard``;
+the raw root from the ``raw`` mapping).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from . import report_html as html
 from .cli import add_verbosity_arguments, configure_logging
 from .datasets.records import MODALITIES
 from .io import write_bytes_atomic
-from .params import dataset_path, load_section
+from .params import dataset_path, load_section, raw_root
 from .report_plots import histogram_png
 from .report_sheets import Sheet, compose_sheet
 from .samples import decode_image, image_member
@@ -72,7 +73,7 @@ def build_report(config: ReportConfig) -> ReportResult:
     _clear(config.out / "sheets")
     for name, sheet in sheets.items():
         result.sheet_paths[name] = sheet.save(config.out / "sheets" / f"{name}.png")
-    plots = _plots(m, scan.crops)
+    plots = _plots(m, scan)
     (config.out / "plots").mkdir(parents=True, exist_ok=True)
     for name, png in plots.items():
         write_bytes_atomic(png, config.out / "plots" / f"{name}.png")
@@ -117,11 +118,15 @@ def _rejects_sheet(config: ReportConfig, m: data.Manifests, rejects: pd.DataFram
     return compose_sheet(title, cells, side)
 
 
-def _plots(m: data.Manifests, crops: pd.DataFrame) -> dict[str, bytes]:
-    by_method = {method: group["crop_side"].to_numpy() for method, group in crops.groupby("crop_method")}
+def _plots(m: data.Manifests, scan: data.ShardScan) -> dict[str, bytes]:
+    by_method = {f"{method} / {modality}": group["crop_side"].to_numpy()
+                 for (method, modality), group in scan.crops.groupby(["crop_method", "modality"])}
+    widths = {modality: group["width"].to_numpy() for modality, group in scan.sizes.groupby("modality")}
     return {
         "frame_counts": histogram_png(data.frame_counts(m.videos), "Frames per recording", "frames"),
-        "crop_sizes": histogram_png(by_method, "Face box side per window, by crop method", "pixels in the source frame"),
+        "frame_sizes": histogram_png(widths, "Frame width per modality (every frame a window read)", "pixels"),
+        "crop_sizes": histogram_png(by_method, "Face box side per window, by crop method and modality",
+                                    "pixels in the source frame"),
     }
 
 
@@ -136,6 +141,7 @@ def _page(config: ReportConfig, m: data.Manifests, scan: data.ShardScan, sheets:
             "windows: samples in the split's shards; rejected recordings: members of the split with no sample.")
          + html.table_html(data.split_table(m), "splits")),
         ("distributions", "Distributions", _distributions(plots, scan.crops)),
+        ("pairing", "Frame sizes and pairing", _pairing(m, scan, plots["frame_sizes"])),
         ("sheets", "Contact sheets", "".join(_figure(name, sheet, ids[name]) for name, sheet in sheets.items()
                                              if name != "rejects")),
         ("rejects", "Rejects", _rejects_section(config, m, sheets.get("rejects"), ids["rejects"])),
@@ -171,12 +177,32 @@ def _unreadable_shards(scan: data.ShardScan) -> str:
 
 
 def _distributions(plots: dict[str, bytes], crops: pd.DataFrame) -> str:
-    methods = crops.groupby("crop_method").agg(windows=("key", "size"), median_side=("crop_side", "median"),
-                                               min_side=("crop_side", "min"), max_side=("crop_side", "max"))
+    methods = crops.groupby(["crop_method", "modality"]).agg(
+        windows=("key", "size"), median_side=("crop_side", "median"), min_side=("crop_side", "min"),
+        max_side=("crop_side", "max"))
     return (html.image_html(plots["frame_counts"], "frame counts", "Frames per recording, per modality.", "plot-frames")
             + html.image_html(plots["crop_sizes"], "crop sizes",
-                              "Side of the face box each window was cropped from, in source pixels.", "plot-crops")
+                              "Side of the face box each window's centre frame was cropped from, in that "
+                              "modality's source pixels.", "plot-crops")
             + html.table_html(methods.reset_index(), "crop-methods"))
+
+
+def _pairing(m: data.Manifests, scan: data.ShardScan, sizes_png: bytes) -> str:
+    """Frame sizes per modality, the windows that needed size or gap handling, and the recordings that
+    lost frames because a modality lacks their numbers."""
+    gaps = data.gap_table(m)
+    intro = ("Modalities are paired by frame number: a number one modality lacks is left out of every "
+             "modality, and a window of K paired frames may then skip it (frame_gap). Black-border frames "
+             "of different sizes (sizes_vary) are each mapped onto the crop by their own face extent.")
+    parts = [html.paragraph(intro), html.table_html(data.handling_table(m), "handling"),
+             html.image_html(sizes_png, "frame sizes", "Width of every frame the windows read, per modality.",
+                             "plot-sizes"),
+             html.table_html(data.frame_size_table(scan.sizes), "frame-sizes")]
+    if gaps.empty:
+        parts.append(html.paragraph("Every recording has every frame number in every modality."))
+    else:
+        parts.append(html.table_html(gaps, "gaps", "recordings that lost frames to pairing or skip a number"))
+    return "".join(parts)
 
 
 def _rejects_section(config: ReportConfig, m: data.Manifests, sheet: Sheet | None, ids: list[str]) -> str:
@@ -192,13 +218,14 @@ def _rejects_section(config: ReportConfig, m: data.Manifests, sheet: Sheet | Non
     return "".join(parts)
 
 
-def config_from_args(args: argparse.Namespace, params: dict) -> ReportConfig:
+def config_from_args(args: argparse.Namespace, params: dict, root: Path) -> ReportConfig:
+    """Paths from the command line, else the ``shard`` section's; ``root``: the raw root from ``raw``."""
     def pick(name: str, template: str) -> Path:
         value = getattr(args, name)
         return Path(value) if value else dataset_path(template, args.dataset)
 
     return ReportConfig(
-        dataset=args.dataset, root=pick("root", params["root"]), manifests=pick("manifests", params["manifests"]),
+        dataset=args.dataset, root=Path(args.root) if args.root else root, manifests=pick("manifests", params["manifests"]),
         shards=pick("shards", params["out"]), out=pick("out", "reports/{dataset}"), per_type=args.per_type,
     )
 
@@ -206,7 +233,8 @@ def config_from_args(args: argparse.Namespace, params: dict) -> ReportConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
-    parser.add_argument("--root", help="raw dataset root, for rejected recordings' frames (default: shard.root)")
+    parser.add_argument("--root", help="raw dataset root, for rejected recordings' frames (default: the dataset's "
+                                       "line in params.yaml raw)")
     parser.add_argument("--manifests", help="manifest folder (default: shard.manifests)")
     parser.add_argument("--shards", help="folder of the .tar shards (default: shard.out)")
     parser.add_argument("--out", help="report folder (default: reports/<dataset>)")
@@ -215,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    config = config_from_args(args, load_section("shard", args.params))
+    root = None if args.root else raw_root(args.dataset, args.params)
+    config = config_from_args(args, load_section("shard", args.params), root)
     try:
         result = build_report(config)
     except FileNotFoundError as error:

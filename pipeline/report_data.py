@@ -19,16 +19,18 @@ import numpy as np
 import pandas as pd
 
 from .cli import progress_enabled
-from .datasets.records import MODALITIES
+from .datasets.records import MODALITIES, manifest_frame_numbers
 from .frames import DecodeError, open_source
 from .paths import escapes_root
 from .protocols import SPLITS
+from .windows import frame_step
 
 log = logging.getLogger(__name__)
 
 MANIFESTS = ("videos", "protocols", "samples", "rejects", "shards")
 #: Columns that identify or locate a recording rather than describe it.
-NOT_ATTRIBUTES = {"video_id", "dataset", "subject", "is_bonafide", "annotation_path"}
+NOT_ATTRIBUTES = {"video_id", "dataset", "subject", "is_bonafide", "annotation_path", "n_frames_paired"}
+PER_MODALITY_COLUMNS = ("path_", "n_frames_", "frame_numbers_", "missing_frames_")
 #: Above this many distinct values a column is an identifier (subject ids, file numbers), not a grouping.
 MAX_ATTRIBUTE_VALUES = 40
 NONE = "(none)"
@@ -64,7 +66,7 @@ def attribute_columns(videos: pd.DataFrame) -> list[str]:
     """The columns that group recordings: attack type, ethnicity, session, phone, … (whatever the dataset has)."""
     columns = []
     for column in videos.columns:
-        if column in NOT_ATTRIBUTES or column.startswith(("path_", "n_frames_")):
+        if column in NOT_ATTRIBUTES or column.startswith(PER_MODALITY_COLUMNS):
             continue
         values = videos[column].dropna()
         if not values.empty and values.nunique() <= MAX_ATTRIBUTE_VALUES:
@@ -172,24 +174,32 @@ def _short_detail(detail: str, video_id: str) -> str:
 def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | None]]:
     """The first frame of each modality a recording has (None where it does not decode)."""
     frames = []
+    numbers = manifest_frame_numbers(video)
     for modality in MODALITIES:
         path = video.get(f"path_{modality}")
         if path is None or pd.isna(path):
             continue
-        if escapes_root(str(path)):  # an unsafe_path reject: never read
+        if escapes_root(str(path)) or not numbers.get(modality):  # an unsafe_path reject: never read
             frames.append((modality, None))
             continue
         try:
-            frames.append((modality, open_source(root / str(path), grey=modality != "rgb").read([0])[0]))
+            source = open_source(root / str(path), grey=modality != "rgb")
+            frames.append((modality, source.read(numbers[modality][:1])[0]))
         except (DecodeError, OSError) as error:
             log.debug("no first frame for %s: %s", video["video_id"], error)
             frames.append((modality, None))
     return frames
 
 
+CROP_COLUMNS = ["key", "video_id", "modality", "crop_method", "crop_side", "crop_size"]
+SIZE_COLUMNS = ["key", "modality", "width", "height"]
+
+
 @dataclass
 class ShardScan:
-    crops: pd.DataFrame  # key, video_id, crop_method, crop_side (face box side in source pixels), crop_size
+    # per sample and modality: the centre frame's face box side (source pixels), crop method and size
+    crops: pd.DataFrame
+    sizes: pd.DataFrame  # per sample, modality and frame read: the frame's width and height
     members: dict[str, dict[str, bytes]]  # the wanted samples' members, by key and extension
     unreadable: dict[str, str]  # shard → what is wrong with it (some or all of its samples are missing)
 
@@ -200,7 +210,7 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
     sample count (a cut at a member boundary reads without error), is listed as unreadable."""
     from tqdm import tqdm
 
-    rows, members, unreadable = [], defaultdict(dict), {}
+    rows, sizes, members, unreadable = [], [], defaultdict(dict), {}
     expected = list(shards[["shard", "n_samples", "n_bytes"]].itertuples(index=False))
     for name, n_samples, n_bytes in tqdm(expected, unit="shard", desc="read shards", disable=not progress_enabled(),
                                          file=sys.stderr):
@@ -215,7 +225,9 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
                     if key in wanted:
                         members[key][extension] = data
                     if extension == "json":
-                        rows.append(_crop_row(key, json.loads(data)))
+                        meta = json.loads(data)
+                        rows += _crop_rows(key, meta)
+                        sizes += _size_rows(key, meta)
                         found += 1
             size = path.stat().st_size
             if size != n_bytes or found != n_samples:
@@ -224,11 +236,90 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
             log.warning("%s.tar: unreadable, partly or wholly left out of the report (%s); run pipeline.verify",
                         name, error)
             unreadable[name] = f"{type(error).__name__}: {error}"
-    crops = pd.DataFrame(rows, columns=["key", "video_id", "crop_method", "crop_side", "crop_size"])
-    return ShardScan(crops, dict(members), unreadable)
+    crops, sizes = pd.DataFrame(rows, columns=CROP_COLUMNS), pd.DataFrame(sizes, columns=SIZE_COLUMNS)
+    return ShardScan(crops, sizes, dict(members), unreadable)
 
 
-def _crop_row(key: str, meta: dict) -> dict:
-    x0, y0, x1, y1 = meta["crop"]["box"]
-    return {"key": key, "video_id": meta["video_id"], "crop_method": meta["crop"]["method"],
-            "crop_side": float(max(x1 - x0, y1 - y0)), "crop_size": int(meta["crop"]["size"])}
+def _crop_rows(key: str, meta: dict) -> list[dict]:
+    crop = meta["crop"]
+    return [{"key": key, "video_id": meta["video_id"], "modality": modality, "crop_method": crop["method"],
+             "crop_side": float(max(x1 - x0, y1 - y0)), "crop_size": int(crop["size"])}
+            for modality, (x0, y0, x1, y1) in sorted(crop["box"].items())]
+
+
+def _size_rows(key: str, meta: dict) -> list[tuple]:
+    return [(key, modality, width, height) for modality, frames in sorted(meta["frame_sizes"].items())
+            for width, height in frames]
+
+
+# -- frame pairing and sizes ------------------------------------------------------------------------
+def frame_size_table(sizes: pd.DataFrame) -> pd.DataFrame:
+    """Per modality: frames the windows read, distinct frame sizes, and the range of widths and heights."""
+    labelled = sizes.assign(size=sizes["width"].astype(str) + "x" + sizes["height"].astype(str))
+    table = labelled.groupby("modality").agg(
+        frames=("key", "size"), distinct_sizes=("size", "nunique"),
+        min_width=("width", "min"), median_width=("width", "median"), max_width=("width", "max"),
+        min_height=("height", "min"), median_height=("height", "median"), max_height=("height", "max"),
+    )
+    order = [m for m in MODALITIES if m in table.index]
+    return table.reindex(order).reset_index()
+
+
+def handling_table(m: Manifests) -> pd.DataFrame:
+    """How many windows needed size or gap handling, and how many recordings lost frames to pairing."""
+    samples, videos = m.samples, m.videos
+    unpaired = _unpaired(videos)
+    rows = [
+        ("windows", len(samples), 1.0),
+        ("windows whose frames differ in size (sizes_vary)", int(samples["sizes_vary"].sum()),
+         _share(samples["sizes_vary"].sum(), len(samples))),
+        ("windows that skip a frame number (frame_gap)", int(samples["frame_gap"].sum()),
+         _share(samples["frame_gap"].sum(), len(samples))),
+        ("recordings", len(videos), 1.0),
+        ("recordings with frame numbers missing from some modality", len(unpaired), _share(len(unpaired), len(videos))),
+    ]
+    return pd.DataFrame(rows, columns=["what", "count", "share"])
+
+
+def _share(count: int, total: int) -> float:
+    return float(count) / total if total else 0.0
+
+
+def _unpaired(videos: pd.DataFrame) -> dict[str, dict[str, list[int]]]:
+    """video_id → modality → the frame numbers it lacks that another modality of the recording has."""
+    found: dict[str, dict[str, list[int]]] = {}
+    for video in videos.to_dict("records"):
+        missing = {mod: [int(n) for n in video[f"missing_frames_{mod}"]] for mod in MODALITIES
+                   if video.get(f"missing_frames_{mod}") is not None and len(video[f"missing_frames_{mod}"])}
+        if missing:
+            found[video["video_id"]] = missing
+    return found
+
+
+def _skipped_everywhere(video: dict) -> list[int]:
+    """Frame numbers no modality has, between a recording's first and last (at its usual step)."""
+    numbers = sorted({n for values in manifest_frame_numbers(video).values() for n in values})
+    if not numbers:
+        return []
+    step = frame_step(numbers)
+    return sorted(set(range(numbers[0], numbers[-1] + 1, step)) - set(numbers))
+
+
+def gap_table(m: Manifests) -> pd.DataFrame:
+    """Recordings that lost frames to pairing or have windows that skip a number: which numbers, which
+    modality, how many paired frames remain, and how many of their windows skip a number."""
+    unpaired = _unpaired(m.videos)
+    gaps = m.samples.groupby("video_id")["frame_gap"].agg(windows="size", gap_windows="sum")
+    ids = set(unpaired) | set(gaps.index[gaps["gap_windows"] > 0])
+    rows = []
+    for video in m.videos[m.videos["video_id"].isin(ids)].sort_values("video_id").to_dict("records"):
+        video_id, missing = video["video_id"], unpaired.get(video["video_id"], {})
+        rows.append({"video_id": video_id,
+                     "missing in one modality": "; ".join(f"{mod}: {', '.join(map(str, n))}" for mod, n in missing.items()),
+                     "missing in every modality": ", ".join(map(str, _skipped_everywhere(video))),
+                     "paired frames": int(video["n_frames_paired"]),
+                     "windows": int(gaps["windows"].get(video_id, 0)),
+                     "windows skipping a number": int(gaps["gap_windows"].get(video_id, 0))})
+    columns = ["video_id", "missing in one modality", "missing in every modality", "paired frames", "windows",
+               "windows skipping a number"]
+    return pd.DataFrame(rows, columns=columns)

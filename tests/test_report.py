@@ -39,8 +39,8 @@ def damaged_cefa(demo_root, tmp_path_factory):
     shutil.copytree(source, raw)
     recordings = sorted((raw / "CASIA_CeFA/Ethnicity/AF").glob("*/*_1_1_1"))
     sorted((recordings[0] / "color").iterdir())[-1].write_bytes(b"\xff\xd8 truncated")  # decode_error, last window
-    for frame in sorted((recordings[1] / "depth").iterdir())[-2:]:
-        frame.unlink()  # too_short: 6 aligned frames < 7
+    for frame in sorted((recordings[1] / "depth").iterdir())[5:]:
+        frame.unlink()  # too_short: at most 5 frame numbers in every modality < 7
     for frame in (recordings[2] / "ir").iterdir():
         frame.write_bytes(b"")  # decode_error in every window; no IR first frame
     write_index(build_index("cefa", raw), work / "m", "cefa", ["test"])
@@ -152,6 +152,44 @@ def test_attribute_tables_count_every_recording_under_its_own_value(damaged_cefa
                 assert row.recordings == sum(str(v) == value for v in m.videos[column].dropna()), (column, value)
 
 
+def test_pairing_tables_agree_with_the_raw_tree(damaged_cefa):
+    """Frame sizes, lost frame numbers and the windows that needed size or gap handling, against what is on
+    disk: every frame file a window read, opened here, and every modality's folder listed here."""
+    from pipeline.report_data import frame_size_table, gap_table, handling_table, scan_shards
+
+    config, _, _ = damaged_cefa
+    m = load_manifests(config.manifests)
+    videos = m.videos.set_index("video_id")
+    scan = scan_shards(config.shards, m.shards, set())
+    widths: dict[str, list[int]] = {}
+    windows_of_several_sizes = 0
+    for row in m.samples.itertuples():
+        several = False
+        for modality in ("rgb", "depth", "ir"):
+            folder = config.root / videos.loc[row.video_id, f"path_{modality}"]
+            shapes = [cv2.imread(str(folder / f"{number:04d}.jpg")).shape[:2] for number in row.frames]
+            widths.setdefault(modality, []).extend(width for _, width in shapes)
+            several |= len(set(shapes)) > 1
+        windows_of_several_sizes += several
+    sizes = frame_size_table(scan.sizes).set_index("modality")
+    for modality, values in widths.items():
+        assert (sizes.loc[modality, "frames"], sizes.loc[modality, "min_width"], sizes.loc[modality, "max_width"]) == (
+            len(values), min(values), max(values))
+    assert sizes.loc["rgb", "min_width"] > sizes.loc["depth", "max_width"]  # each modality at its own scale
+    lost = {}
+    for video_id, row in videos.iterrows():
+        on_disk = {mod: {int(p.stem) for p in (config.root / row[f"path_{mod}"]).glob("*.jpg")} for mod in ("rgb", "depth", "ir")}
+        every = set().union(*on_disk.values())
+        missing = {mod: sorted(every - numbers) for mod, numbers in on_disk.items() if every - numbers}
+        if missing:
+            lost[video_id] = "; ".join(f"{mod}: {', '.join(map(str, n))}" for mod, n in missing.items())
+    table = gap_table(m).set_index("video_id")
+    assert lost and {v: table.loc[v, "missing in one modality"] for v in lost} == lost
+    handling = handling_table(m).set_index("what")["count"]
+    assert handling["windows whose frames differ in size (sizes_vary)"] == windows_of_several_sizes > 0
+    assert handling["recordings with frame numbers missing from some modality"] == len(lost)
+
+
 # --- the page, as Chromium renders it -------------------------------------------------------------
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -252,6 +290,11 @@ def test_the_page_shows_the_counts_sheets_and_rejects_when_rendered_in_chromium(
         assert int(shown[protocol, split]["recordings"]) == count
         assert int(shown[protocol, split]["windows"]) == splits.get(f"{protocol}/{split}", {"n_samples": 0})["n_samples"]
 
+    handling = rows_by_first(tables.tables["handling"])
+    assert int(handling["windows that skip a frame number (frame_gap)"]["count"]) == int(samples["frame_gap"].sum())
+    assert set(rows_by_first(tables.tables["frame-sizes"])) == {"rgb", "depth", "ir"}
+    assert "windows skipping a number" in tables.tables["gaps"][0]
+
     totals = rows_by_first(tables.tables["totals"])
     assert int(totals["recordings"]["count"]) == len(videos) and int(totals["windows (samples)"]["count"]) == len(samples)
     reasons = rows_by_first(tables.tables["reject-reasons"])
@@ -260,7 +303,7 @@ def test_the_page_shows_the_counts_sheets_and_rejects_when_rendered_in_chromium(
         assert reason in text
 
     images = {image["id"]: image for image in probe["images"]}
-    assert set(images) == {f"sheet-{name}" for name in result.sheets} | {"plot-frames", "plot-crops"}
+    assert set(images) == {f"sheet-{name}" for name in result.sheets} | {"plot-frames", "plot-crops", "plot-sizes"}
     for name, path in result.sheet_paths.items():
         height, width = cv2.imread(str(path)).shape[:2]
         assert (images[f"sheet-{name}"]["width"], images[f"sheet-{name}"]["height"]) == (width, height)
@@ -274,8 +317,8 @@ def test_the_page_shows_the_counts_sheets_and_rejects_when_rendered_in_chromium(
 def test_cli_takes_its_paths_from_params_and_writes_the_sheet_files(damaged_cefa, tmp_path, monkeypatch):
     config, result, _ = damaged_cefa
     params = tmp_path / "params.yaml"
-    params.write_text(json.dumps({"shard": {"root": str(config.root), "manifests": str(config.manifests),
-                                            "out": str(config.shards)}}))  # JSON is YAML
+    params.write_text(json.dumps({"raw": {"cefa": str(config.root)},  # JSON is YAML
+                                  "shard": {"manifests": str(config.manifests), "out": str(config.shards)}}))
     monkeypatch.chdir(tmp_path)
     assert report_main(["--dataset", "cefa", "--params", str(params), "--per-type", str(PER_TYPE), "--quiet"]) == 0
     out = tmp_path / "reports" / "cefa"
@@ -283,7 +326,7 @@ def test_cli_takes_its_paths_from_params_and_writes_the_sheet_files(damaged_cefa
     for name, path in result.sheet_paths.items():
         assert (out / "sheets" / f"{name}.png").read_bytes() == path.read_bytes()  # deterministic
     assert (out / "report.html").read_text(encoding="utf-8") == result.html.read_text(encoding="utf-8")
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["crop_sizes.png", "frame_counts.png"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["crop_sizes.png", "frame_counts.png", "frame_sizes.png"]
     assert report_main(["--dataset", "cefa", "--params", str(params), "--manifests", str(tmp_path / "none")]) == 2
 
 

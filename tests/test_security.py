@@ -123,7 +123,8 @@ def test_the_report_never_reads_a_manifest_path_outside_the_raw_root(tmp_path):
     outside.mkdir(parents=True)
     cv2.imwrite(str(outside / "0001.jpg"), np.full((8, 8, 3), 200, np.uint8))
     (tmp_path / "root").mkdir()
-    inside = first_frames(tmp_path, pd.Series({"video_id": "v", "path_rgb": "outside/color"}))
+    inside = first_frames(tmp_path, pd.Series({"video_id": "v", "path_rgb": "outside/color", "frame_numbers_rgb": [1]}))
     assert inside[0][1] is not None  # the same frame, inside the root, is read
-    escaped = first_frames(tmp_path / "root", pd.Series({"video_id": "v", "path_rgb": "../outside/color"}))
+    escaped = first_frames(tmp_path / "root", pd.Series({"video_id": "v", "path_rgb": "../outside/color",
+                                                         "frame_numbers_rgb": [1]}))
     assert escaped == [("rgb", None)]
