@@ -53,10 +53,9 @@ def _module(name: str, *args: str) -> None:
 def stage_config(dataset: str, out: Path, workers: int = 0, **sample: object) -> StageConfig:
     """The shard stage as ``params.yaml`` sets it up, on the bench demo data; ``sample`` overrides."""
     params = load_section("shard", REPO / "params.yaml")
-    config = config_from_args(argparse.Namespace(dataset=dataset), params)
     raw, manifests = demo_data(dataset)
-    return replace(config, root=raw, manifests=manifests, out=out, workers=workers,
-                   sample=replace(config.sample, **sample))
+    config = config_from_args(argparse.Namespace(dataset=dataset), params, raw)
+    return replace(config, manifests=manifests, out=out, workers=workers, sample=replace(config.sample, **sample))
 
 
 def bench_manifests(config: StageConfig, name: str) -> StageConfig:

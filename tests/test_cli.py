@@ -155,6 +155,7 @@ def test_guide_commands_run_on_demo_data(demo_root, tmp_path):
     shutil.copytree(source, tmp_path / "data" / "raw" / "cefa")
     document = yaml.safe_load((REPO / "params.yaml").read_text())
     document["shard"] |= {"workers": 0, "detector": "opencv"}  # one process, no model download
+    document["raw"]["cefa"] = "data/raw/cefa"  # the guide's one change: the release at data/raw/cefa
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
     ran = []
