@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +12,10 @@ import pytest
 import torch
 import yaml
 
+from training.evaluate import load_trained
 from training.evaluate import main as evaluate_main
-from training.train import TrainConfig, load_checkpoint, run
+from training.train import TrainConfig, build_model, load_checkpoint, run
+from training.train import main as train_main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,9 +58,9 @@ def test_evaluate_scores_every_test_video_with_each_heads_probability(cefa_shard
     assert (scores.set_index("video_id")["n_windows"] == windows).all()
     heads = [c for c in scores.columns if c.startswith("head:")]
     kinds = ("static", "dynamic", "static_dynamic", "fused")
-    assert heads == [f"head:{m}/{k}" for m in trained for k in kinds] + ["head:shared"]
-    # SD-Net's decision score is its shared head; every head is a probability averaged the same way
-    assert scores["score"].to_numpy() == pytest.approx(scores["head:shared"].to_numpy(), abs=1e-6)
+    assert heads == [f"head:{m}/{k}" for m in trained for k in kinds] + ["head:whole"]
+    # SD-Net's decision score is its whole-network head; every head is a probability averaged the same way
+    assert scores["score"].to_numpy() == pytest.approx(scores["head:whole"].to_numpy(), abs=1e-6)
     assert ((scores[heads] >= 0) & (scores[heads] <= 1)).all().all()
 
 
@@ -116,3 +118,24 @@ def test_evaluate_any_models_score_files(tmp_path):
     assert metrics["threshold"] == pytest.approx(0.825)
     assert metrics["test"]["bpcer"] == pytest.approx(0.5) and metrics["test"]["apcer_max"] == 0.0
     assert metrics["test"]["acer"] == pytest.approx(0.25)
+
+
+def test_a_mistyped_final_head_in_params_stops_training_before_it_starts(tmp_path, capsys):
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document["train"]["final_head"] = "wholes"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
+    with pytest.raises(SystemExit) as exit_:
+        train_main(["--dataset", "cefa", "--protocol", "4_1", "--params", str(tmp_path / "params.yaml")])
+    assert exit_.value.code == 2
+    assert "train.final_head: 'wholes' is not one of whole, shared" in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_before_the_final_head_switch_loads_with_its_shared_head(tmp_path):
+    config = TrainConfig(dataset="cefa", protocol="4_1", manifests="m", shards="s", out=str(tmp_path), width=4,
+                         final_head="shared")
+    model = build_model(config, ["rgb", "depth", "ir"])
+    old_config = {k: v for k, v in asdict(config).items() if k != "final_head"}
+    torch.save({"model": model.state_dict(), "config": old_config}, tmp_path / "checkpoint.pt")
+    loaded, modalities = load_trained(tmp_path / "checkpoint.pt")
+    assert loaded.score_head == "shared" and modalities == ["rgb", "depth", "ir"]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())

@@ -24,6 +24,7 @@ from pipeline.params import load_section
 from .data import split_shards
 from .distributed import setup, teardown
 from .metrics import evaluate_split_scores, write_report
+from .model import SDNet
 from .plots import write_curve_plots
 from .scores import HEAD_PREFIX, read_score_csv, video_scores
 from .scoring import score_windows
@@ -32,16 +33,23 @@ from .train import TrainConfig, build_model, load_checkpoint, split_modalities, 
 log = logging.getLogger(__name__)
 
 
+def load_trained(checkpoint: Path) -> tuple[SDNet, list[str]]:
+    """The checkpoint's SD-Net as it was trained (by the config saved in it) and its training modalities."""
+    state = load_checkpoint(checkpoint)
+    # checkpoints written before the final_head switch existed were trained with the shared head
+    trained_config = TrainConfig(**{"final_head": "shared", **state["config"]})
+    trained = split_modalities(trained_config, "train")
+    model = build_model(replace(trained_config, init_weights=None), trained)
+    model.load_state_dict(state["model"])
+    return model, trained
+
+
 def score_splits(config: TrainConfig, checkpoint: Path, splits: list[str], batch_size: int,
                  num_workers: int) -> list[pd.DataFrame]:
     """Video scores of each split by the checkpoint's SD-Net (loaded once for all of them)."""
     dist = setup()
-    state = load_checkpoint(checkpoint)
-    # the network as it was trained, read from where this evaluation points
-    trained_config = replace(TrainConfig(**state["config"]), manifests=config.manifests, shards=config.shards)
-    trained = split_modalities(trained_config, "train")
-    model = build_model(replace(trained_config, init_weights=None), trained).to(dist.device)
-    model.load_state_dict(state["model"])
+    model, trained = load_trained(checkpoint)
+    model = model.to(dist.device)
     protocol = split_protocol(config)
     scores = []
     for split in splits:
