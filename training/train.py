@@ -206,10 +206,11 @@ def share_cpu(num_workers: int, dist: DistInfo) -> None:
 
 
 def dev_metrics(videos) -> dict[str, float]:
-    """Dev EER and the ACER at the dev EER threshold: what to watch while training (never test)."""
+    """Dev EER and, at the dev EER threshold, the ACER (pooled APCER, the papers') and the ISO worst-PAI
+    ACER: what to watch while training (never test)."""
     threshold, eer = threshold_at_eer(videos["score"], videos["is_bonafide"])
     report = pad_metrics(videos["score"], videos["is_bonafide"], videos["attack_type"], threshold)
-    return {"dev/eer": eer, "dev/acer": report["acer"]}
+    return {"dev/eer": eer, "dev/acer": report["acer"], "dev/acer_worst_pai": report["acer_worst_pai"]}
 
 
 def split_protocol(config: TrainConfig) -> str:
