@@ -215,7 +215,8 @@ class SDNet(nn.Module):
                 logits[f"{m}/{kind}"] = streams.get_submodule(kind).classify(p)
             branch_features += [*pooled.values(), *([sd_pooled[m]] if m in sd_pooled else [])]
             if streams.fused is not None:
-                logits[f"{m}/fused"] = streams.fused(pooled["static"] + pooled["dynamic"] + sd_pooled[m]).squeeze(1)
+                total = pooled["static"] + pooled["dynamic"] + sd_pooled[m]
+                logits[f"{m}/fused"] = streams.fused(total).squeeze(1)
         if self.shared is not None:
             branch_features.append(pool(shared_out))
             if self.shared.head is not None:
@@ -289,8 +290,8 @@ class SDNet(nn.Module):
     def load_imagenet(self, path: str | os.PathLike) -> None:
         """Copy torchvision resnet18 ImageNet weights from a local file into every stem/res1 and res2-res4.
 
-        Classifiers (the whole head too) keep their fresh initialisation (ImageNet's ``fc`` has 1000 outputs). Only the real
-        ResNet-18 (``width=64``) has the shapes the weights fit.
+        Classifiers, the whole head among them, keep their fresh initialisation (ImageNet's ``fc`` has
+        1000 outputs). Only the real ResNet-18 (``width=64``) has the shapes the weights fit.
         """
         if self.width != IMAGENET_WIDTH:
             raise ValueError(
