@@ -4,9 +4,11 @@ For frames x_1 … x_T the dynamic image is d = Σ_t α_t x_t with
 
     α_t = 2(T − t + 1) − (T + 1)(H_T − H_{t−1}),   H_k = Σ_{i≤k} 1/i,  H_0 = 0.
 
-The α sum to zero, so a still clip gives d = 0: the image holds motion, not appearance. (The most
-copied public Python port drops the "− 1" in H_{t−1}; its α do not sum to zero and appearance leaks
-into the image.)
+Equivalently α_t = Σ_{i=t..T} (2i − T − 1)/i. The α sum to zero, so a still clip gives d = 0: the
+image holds motion, not appearance. (tcvrick's ``dynamicimage`` port, the most copied public Python
+one, uses (2i − T)/i where Bilen's closed form has (2i − T − 1)/i, so its coefficients sum to T and
+T × the mean frame leaks into the image: each of its α_t exceeds Bilen's by H_T − H_{t−1}, so the
+mean is weighted towards later frames, and is exactly the frame for a still clip.)
 
 Two quantisations to uint8:
 

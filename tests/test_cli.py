@@ -111,7 +111,7 @@ GUIDES = ("Bringing a real dataset", "Running the shard stage on an existing Das
 
 def guide_commands() -> list[tuple[str, str | None]]:
     """(command, what runs it instead or None) of every line of the guides' ```bash blocks."""
-    sections = re.split(r"^### ", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.M)
+    sections = re.split(r"^##+ ", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.M)  # a section ends at any heading
     commands = []
     for section in sections:
         if not section.startswith(GUIDES):

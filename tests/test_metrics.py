@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.metrics import (apcer_per_attack, bpcer, choose_threshold, det_points, evaluate_split_scores,
-                              fpr_key, pad_metrics, roc_points, threshold_at_eer, tpr_at_fpr, write_report)
+from training.metrics import (apcer_per_pai, bias_err, bpcer, choose_threshold, det_points, evaluate_split_scores,
+                              fpr_key, group_metrics, pad_metrics, roc_points, threshold_at_eer, tpr_at_fpr,
+                              write_report)
 from training.scores import read_score_csv, validate_scores, video_scores
 
 
@@ -50,38 +51,39 @@ def test_ties_at_threshold_are_accepted_in_both_classes():
     # attacks accepted: 0.5 only -> APCER 1/3
     s, b, t = arrays(table([0.9, 0.5, 0.5], {"print": [0.5, 0.2, 0.1]}))
     assert bpcer(s, b, 0.5) == 0.0
-    assert apcer_per_attack(s, b, t, 0.5) == {"print": pytest.approx(1 / 3)}
+    assert apcer_per_pai(s, b, t, 0.5) == {"print": pytest.approx(1 / 3)}
     # just above the tie, the tied bona fide (2 of 3) and the tied attack are rejected together
     assert bpcer(s, b, 0.5000001) == pytest.approx(2 / 3)
-    assert apcer_per_attack(s, b, t, 0.5000001) == {"print": 0.0}
+    assert apcer_per_pai(s, b, t, 0.5000001) == {"print": 0.0}
 
 
-def test_single_attack_type_max_equals_pooled():
+def test_single_attack_type_worst_equals_pooled():
     # bona fide 0.8, 0.4; replay 0.6, 0.3, 0.2, 0.1; threshold 0.5
-    # BPCER = 1/2 (0.4); APCER replay = 1/4 (0.6) = max = pooled; ACER = (1/4 + 1/2)/2 = 3/8
+    # BPCER = 1/2 (0.4); APCER replay = 1/4 (0.6) = worst = pooled; ACER = (1/4 + 1/2)/2 = 3/8
     m = pad_metrics(*arrays(table([0.8, 0.4], {"replay": [0.6, 0.3, 0.2, 0.1]})), 0.5)
-    assert m["apcer_per_attack"] == {"replay": 0.25}
-    assert m["apcer_max"] == m["apcer_pooled"] == 0.25
+    assert m["apcer_per_pai"] == {"replay": 0.25}
+    assert m["apcer_worst_pai"] == m["apcer"] == 0.25
     assert m["bpcer"] == 0.5
-    assert m["acer"] == m["acer_pooled"] == pytest.approx(0.375)
-    assert (m["n_bonafide"], m["n_attack"], m["n_attack_per_type"]) == (2, 4, {"replay": 4})
+    assert m["acer"] == m["acer_worst_pai"] == pytest.approx(0.375)
+    assert (m["n_bonafide"], m["n_attack"], m["n_attack_per_pai"]) == (2, 4, {"replay": 4})
 
 
-def test_two_attack_types_max_differs_from_pooled():
+def test_two_attack_types_worst_differs_from_pooled():
     # bona fide 0.9 0.8 0.7 0.3 -> at 0.5 one rejected: BPCER 1/4
     # print 0.6 0.2 0.1 0.05 -> 1 of 4 accepted: 1/4;  replay 0.75 0.72 -> 2 of 2 accepted: 1
-    # APCER max = 1 (replay), pooled = 3/6 = 1/2
-    # ACER = (1 + 1/4)/2 = 0.625 (ISO, max);  ACER pooled = (1/2 + 1/4)/2 = 0.375
+    # APCER pooled = 3/6 = 1/2, worst PAI = 1 (replay)
+    # ACER = (1/2 + 1/4)/2 = 0.375 (pooled: the papers');  ACER worst PAI = (1 + 1/4)/2 = 0.625 (ISO)
     m = pad_metrics(*arrays(table([0.9, 0.8, 0.7, 0.3], {"print": [0.6, 0.2, 0.1, 0.05], "replay": [0.75, 0.72]})), 0.5)
-    assert m["apcer_per_attack"] == {"print": 0.25, "replay": 1.0}
-    assert (m["apcer_max"], m["apcer_max_attack"], m["apcer_pooled"]) == (1.0, "replay", 0.5)
-    assert m["acer"] == pytest.approx(0.625)
-    assert m["acer_pooled"] == pytest.approx(0.375)
+    assert m["apcer_per_pai"] == {"print": 0.25, "replay": 1.0}
+    assert (m["apcer"], m["apcer_worst_pai"], m["worst_pai"]) == (0.5, 1.0, "replay")
+    assert m["acer"] == pytest.approx(0.375)
+    assert m["acer_worst_pai"] == pytest.approx(0.625)
 
 
 def test_missing_class_gives_none_not_a_number():
     m = pad_metrics([0.7, 0.2], [True, True], ["bonafide", "bonafide"], 0.5)
-    assert m["apcer_per_attack"] == {} and m["apcer_max"] is None and m["acer"] is None
+    assert m["apcer_per_pai"] == {} and m["apcer"] is None and m["apcer_worst_pai"] is None
+    assert m["acer"] is None and m["acer_worst_pai"] is None and m["worst_pai"] is None
     assert m["bpcer"] == 0.5
 
 
@@ -182,22 +184,25 @@ def test_threshold_chosen_on_dev_and_applied_unchanged_to_test():
     # dev: bona fide 0.9 0.8, attacks 0.45 0.2 -> APCER 0 = BPCER 0 for any threshold in (0.45, 0.8]:
     #   threshold 0.625 (the midpoint), EER 0
     # test at the dev threshold 0.625: bona fide 0.6 0.5 rejected -> BPCER 1/2; no attack accepted
-    #   (0.55 < 0.625) -> APCER 0 (print 0, replay 0) -> ACER 1/4
+    #   (0.55 < 0.625) -> APCER 0 (pooled; print 0, replay 0) -> ACER 1/4 (and worst PAI 1/4)
     # test's own EER: candidates ... 0.5: APCER 1/4 (0.55), BPCER 0; 0.55: APCER 1/4, BPCER 1/4
     #   -> own threshold 0.55, own EER 1/4. Tuned on test (0.55) the report would read BPCER 1/4,
-    #   APCER print 1/3, replay 0, pooled 1/4, ACER (1/3 + 1/4)/2 = 7/24 -- not what we report
+    #   APCER print 1/3, replay 0, pooled 1/4, ACER worst PAI (1/3 + 1/4)/2 = 7/24 -- not what we report
+    #   (its pooled ACER (1/4 + 1/4)/2 = 1/4 happens to equal ours)
     report = evaluate_split_scores(DEV, TEST)
     assert (report["rule"], report["threshold"], report["threshold_chosen_on"]) == ("eer", pytest.approx(0.625), "dev")
     assert report["dev"]["own_eer"] == 0.0 and report["dev"]["acer"] == 0.0
     test = report["test"]
-    assert test["bpcer"] == 0.5 and test["apcer_max"] == 0.0 and test["apcer_pooled"] == 0.0
-    assert test["acer"] == pytest.approx(0.25)
+    assert test["bpcer"] == 0.5 and test["apcer_worst_pai"] == 0.0 and test["apcer"] == 0.0
+    assert test["acer"] == test["acer_worst_pai"] == pytest.approx(0.25)
     assert test["own_eer_threshold"] == pytest.approx(0.525) and test["own_eer"] == 0.25  # (0.5, 0.55]
     tuned = pad_metrics(*arrays(TEST), test["own_eer_threshold"])
     assert tuned["bpcer"] == 0.25 != test["bpcer"]
-    assert tuned["apcer_pooled"] == 0.25 != test["apcer_pooled"]
-    assert tuned["acer"] == pytest.approx(7 / 24) and tuned["acer"] != pytest.approx(test["acer"])
-    assert (test["n_bonafide"], test["n_attack"], test["n_attack_per_type"]) == (4, 4, {"print": 3, "replay": 1})
+    assert tuned["apcer"] == 0.25 != test["apcer"]
+    assert tuned["acer_worst_pai"] == pytest.approx(7 / 24) != test["acer_worst_pai"]
+    assert tuned["acer"] == pytest.approx(0.25)
+    assert (test["n_bonafide"], test["n_attack"], test["n_attack_per_pai"]) == (4, 4, {"print": 3, "replay": 1})
+    assert test["groups"] is None  # no group column
     assert test["tpr_at_fpr"]["1e-2"]["tpr"] is None  # 4 attacks
     assert_plain_json(report)
 
@@ -217,7 +222,9 @@ def test_write_report_files(tmp_path):
     assert metrics["threshold"] == pytest.approx(0.625)
     assert set(metrics) == {"threshold", "dev", "test"}
     assert metrics["test"]["acer"] == pytest.approx(0.25) and metrics["test"]["own_eer"] == 0.25
-    assert metrics["test"]["apcer"] == {"print": 0.0, "replay": 0.0}
+    assert metrics["test"]["apcer"] == 0.0 and metrics["test"]["acer_worst_pai"] == pytest.approx(0.25)
+    assert metrics["test"]["apcer_per_pai"] == {"print": 0.0, "replay": 0.0}
+    assert "by_ethnicity" not in metrics["test"] and "bias_err" not in metrics["test"]
     assert metrics["test"]["tpr@fpr=1e-2"] is None
     assert json.loads(paths["report"].read_text(), **strict) == report
     roc = pd.read_csv(tmp_path / "roc_test.csv")
@@ -235,6 +242,79 @@ def test_reject_all_threshold_is_written_as_inf_string(tmp_path):
     assert report["threshold"] == "inf" and report["test"]["bpcer"] == 1.0
     paths = write_report(report, dev, TEST, tmp_path)
     assert json.loads(paths["metrics"].read_text())["threshold"] == "inf"
+
+
+# ---------------------------------------------------------------- per-group rates and BiasERR, with ties
+
+def grouped(rows):
+    """Score table from (video_id, ethnicity or None, attack_type, score) rows."""
+    table = pd.DataFrame(rows, columns=["video_id", "ethnicity", "attack_type", "score"])
+    return table.assign(is_bonafide=table["attack_type"] == "bonafide")
+
+
+# threshold 0.5, accepted iff score >= 0.5: the tied 0.5s are accepted in both classes.
+# The masks have no ethnicity and count in every group, as they belong to every CeFA test set.
+#   AF: bona fide 0.9 0.5 0.4 -> 0.4 rejected: BPCER 1/3; attacks print 0.5 0.2 + masks 0.5 0.2 -> 2/4 accepted
+#       APCER 1/2, ACER (1/2 + 1/3)/2 = 5/12
+#   CA: bona fide 0.5 0.5 -> BPCER 0; attacks replay 0.1 0.5 + masks -> 2/4: APCER 1/2, ACER 1/4
+#   EA: bona fide 0.3 0.8 -> BPCER 1/2; attacks print 0.1 + masks -> 1/3: APCER 1/3, ACER (1/3 + 1/2)/2 = 5/12
+# BiasERR = sum over groups of (rate - smallest rate):
+#   APCER 1/2 1/2 1/3 -> 1/6 + 1/6 + 0 = 1/3;  BPCER 1/3 0 1/2 -> 1/3 + 0 + 1/2 = 5/6;
+#   ACER 5/12 3/12 5/12 -> 2/12 + 0 + 2/12 = 1/3
+GROUPED_TEST = grouped([
+    ("af_bf1", "AF", "bonafide", 0.9), ("af_bf2", "AF", "bonafide", 0.5), ("af_bf3", "AF", "bonafide", 0.4),
+    ("af_p1", "AF", "print", 0.5), ("af_p2", "AF", "print", 0.2),
+    ("ca_bf1", "CA", "bonafide", 0.5), ("ca_bf2", "CA", "bonafide", 0.5),
+    ("ca_r1", "CA", "replay", 0.1), ("ca_r2", "CA", "replay", 0.5),
+    ("ea_bf1", "EA", "bonafide", 0.3), ("ea_bf2", "EA", "bonafide", 0.8), ("ea_p1", "EA", "print", 0.1),
+    ("mask1", None, "mask3d", 0.5), ("mask2", None, "mask3d", 0.2),
+])
+GROUP_RATES = {"AF": (1 / 2, 1 / 3, 5 / 12), "CA": (1 / 2, 0.0, 1 / 4), "EA": (1 / 3, 1 / 2, 5 / 12)}
+
+
+def test_per_group_rates_count_ungrouped_presentations_in_every_group():
+    t = GROUPED_TEST
+    per = group_metrics(t["score"], t["is_bonafide"], t["attack_type"], t["ethnicity"], 0.5)
+    assert list(per) == ["AF", "CA", "EA"]
+    for name, (apcer, bpcer_, acer) in GROUP_RATES.items():
+        assert (per[name]["apcer"], per[name]["bpcer"], per[name]["acer"]) == pytest.approx((apcer, bpcer_, acer))
+        assert per[name]["n_attack_per_pai"]["mask3d"] == 2
+    assert (per["AF"]["n_bonafide"], per["AF"]["n_attack"]) == (3, 4)
+    assert per["CA"]["apcer_per_pai"] == {"mask3d": 0.5, "replay": 0.5}
+    assert bias_err(per) == pytest.approx({"apcer": 1 / 3, "bpcer": 5 / 6, "acer": 1 / 3})
+    # just above the tie, every 0.5 is rejected together: AF BPCER 2/3, CA BPCER 1, no attack accepted
+    above = group_metrics(t["score"], t["is_bonafide"], t["attack_type"], t["ethnicity"], 0.5000001)
+    assert [above[g]["bpcer"] for g in ("AF", "CA", "EA")] == pytest.approx([2 / 3, 1.0, 1 / 2])
+    assert [above[g]["apcer"] for g in ("AF", "CA", "EA")] == [0.0, 0.0, 0.0]
+
+
+def test_bias_err_is_zero_for_equal_groups_and_none_for_a_missing_rate():
+    same = {"AF": {"apcer": 0.25, "bpcer": 0.1, "acer": 0.175}, "CA": {"apcer": 0.25, "bpcer": 0.1, "acer": 0.175}}
+    assert bias_err(same) == {"apcer": 0.0, "bpcer": 0.0, "acer": 0.0}
+    no_bonafide = dict(same, EA={"apcer": 0.5, "bpcer": None, "acer": None})
+    assert bias_err(no_bonafide) == {"apcer": pytest.approx(0.25), "bpcer": None, "acer": None}
+
+
+def test_report_gives_per_group_rates_and_bias_err_at_the_dev_threshold(tmp_path):
+    # dev: bona fide 0.6 0.7, attacks 0.4 0.3, all AF -> threshold 0.5, the midpoint of (0.4, 0.6];
+    # one ethnicity only: no groups for dev
+    dev = grouped([("d_bf1", "AF", "bonafide", 0.6), ("d_bf2", "AF", "bonafide", 0.7),
+                   ("d_p1", "AF", "print", 0.4), ("d_p2", "AF", "print", 0.3)])
+    report = evaluate_split_scores(dev, GROUPED_TEST, group_by="ethnicity")
+    assert report["threshold"] == pytest.approx(0.5) and report["dev"]["groups"] is None
+    groups = report["test"]["groups"]
+    assert (groups["column"], groups["n_without_value"]) == ("ethnicity", 2)
+    assert groups["bias_err"] == pytest.approx({"apcer": 1 / 3, "bpcer": 5 / 6, "acer": 1 / 3})
+    assert_plain_json(report)
+    metrics = json.loads(write_report(report, dev, GROUPED_TEST, tmp_path)["metrics"].read_text())
+    for name, (apcer, bpcer_, acer) in GROUP_RATES.items():
+        summary = metrics["test"]["by_ethnicity"][name]
+        assert (summary["apcer"], summary["bpcer"], summary["acer"]) == pytest.approx((apcer, bpcer_, acer))
+    assert metrics["test"]["bias_err"] == pytest.approx({"apcer": 1 / 3, "bpcer": 5 / 6, "acer": 1 / 3})
+    assert "by_ethnicity" not in metrics["dev"]
+    # the whole split counts each mask once: bona fide 0.4 0.3 of 7 rejected, attacks 0.5 0.5 0.5 of 7 accepted
+    assert (metrics["test"]["bpcer"], metrics["test"]["apcer"]) == pytest.approx((2 / 7, 3 / 7))
+    assert evaluate_split_scores(dev, GROUPED_TEST)["test"]["groups"] is None  # no group_by: none asked for
 
 
 # ---------------------------------------------------------------- score schema

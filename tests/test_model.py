@@ -103,7 +103,7 @@ def logits_of(net: SDNet, batch) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("size", [(32, 32), (48, 48), (40, 56)])
 def test_output_keys_and_shapes(modalities, size):
     out = logits_of(model(modalities=modalities), make_batch(modalities, size))
-    expected = [f"{m}/{k}" for m in modalities for k in KINDS] + ["shared"]
+    expected = [f"{m}/{k}" for m in modalities for k in KINDS] + ["whole"]
     assert list(out) == expected
     assert all(v.shape == (2,) and v.dtype == torch.float32 for v in out.values())
 
@@ -114,7 +114,7 @@ def test_full_size_input_three_modalities():
 
 
 @pytest.mark.parametrize("modalities, terms", [(ALL, 13), (("rgb",), 5), (("rgb", "ir"), 9)])
-def test_loss_has_four_terms_per_modality_plus_shared(modalities, terms):
+def test_loss_has_four_terms_per_modality_plus_the_whole_network_term(modalities, terms):
     net = model(modalities=modalities)
     out = net(make_batch(modalities))
     total, parts = net.loss(out, torch.tensor([1, 0]))
@@ -128,10 +128,10 @@ def test_loss_values_by_hand():
     zeros = {name: torch.zeros(2) for name in net.head_names}
     total, parts = net.loss(zeros, torch.tensor([1.0, 0.0]))
     assert total.item() == pytest.approx(13 * math.log(2), rel=1e-6)
-    logits = dict(zeros, shared=torch.tensor([2.0, 2.0]))  # BCE(2, 1) = log(1 + e^-2); BCE(2, 0) = log(1 + e^2)
+    logits = dict(zeros, whole=torch.tensor([2.0, 2.0]))  # BCE(2, 1) = log(1 + e^-2); BCE(2, 0) = log(1 + e^2)
     _, parts = net.loss(logits, torch.tensor([1, 0]))
     expected = (math.log(1 + math.exp(-2)) + math.log(1 + math.exp(2))) / 2
-    assert parts["shared"].item() == pytest.approx(expected, rel=1e-6)
+    assert parts["whole"].item() == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="target has 3 values"):
         net.loss(zeros, torch.tensor([1.0, 0.0, 1.0]))
 
@@ -144,39 +144,58 @@ def test_loss_values_by_hand():
         (dict(static=False), ("dynamic",)),
         (dict(shared=False), KINDS),
         (dict(dynamic=False, shared=False), ("static",)),
+        (dict(final_head="shared"), KINDS),
+        (dict(final_head="shared", shared=False), KINDS),
     ],
 )
 @pytest.mark.parametrize("modalities", [ALL, ("rgb",)])
 def test_ablations_give_the_documented_heads(kwargs, per_modality, modalities):
-    # fused-head rule: the fused head exists only with all three branches; a single branch is its own decision head
+    # fused-head rule: the fused head exists only with all three branches; a single branch is its own decision head.
+    # final head: whole (unless one modality without a shared branch, where it would duplicate the decision
+    # head), or shared (only with the shared branch)
     net = model(modalities=modalities, **kwargs)
     out = logits_of(net, make_batch(modalities))
-    shared = ["shared"] if kwargs.get("shared", True) else []
-    assert list(out) == [f"{m}/{k}" for m in modalities for k in per_modality] + shared
-    assert net.head_names == list(out)
+    shared = kwargs.get("shared", True)
+    if kwargs.get("final_head", "whole") == "whole":
+        final = ["whole"] if shared or len(modalities) > 1 else []
+    else:
+        final = ["shared"] if shared else []
+    assert list(out) == [f"{m}/{k}" for m in modalities for k in per_modality] + final
+    assert net.head_names == list(out) and net.score_head == (final[0] if final else None)
     _, parts = net.loss(out, torch.ones(2))
-    assert len(parts) == len(modalities) * len(per_modality) + len(shared)
+    assert len(parts) == len(modalities) * len(per_modality) + len(final)
     names = {name.split(".")[2] for name, _ in net.named_parameters() if name.startswith("streams.")}
     assert names == {k for k in per_modality if k != "fused"} | ({"fused"} if "fused" in per_modality else set())
+    assert any(name.startswith("whole.") for name, _ in net.named_parameters()) == (final == ["whole"])
+    assert any(name.startswith("shared.head.") for name, _ in net.named_parameters()) == (final == ["shared"])
 
 
 def test_static_only_three_modalities_has_four_heads():
     out = logits_of(model(dynamic=False), make_batch())
-    assert sorted(out) == ["depth/static", "ir/static", "rgb/static", "shared"]
+    assert sorted(out) == ["depth/static", "ir/static", "rgb/static", "whole"]
 
 
 def test_score_rule():
     batch = make_batch()
     net = model()
     out = logits_of(net, batch)
+    torch.testing.assert_close(net.score(out), torch.sigmoid(out["whole"]))
+    net = model(final_head="shared")
+    out = logits_of(net, batch)
     torch.testing.assert_close(net.score(out), torch.sigmoid(out["shared"]))
-    net = model(shared=False)
+    net = model(shared=False)  # three modalities: the whole head reads the modality branches alone
+    out = logits_of(net, batch)
+    torch.testing.assert_close(net.score(out), torch.sigmoid(out["whole"]))
+    net = model(shared=False, final_head="shared")  # no final head: the mean of the decision heads
     out = logits_of(net, batch)
     expected = (torch.sigmoid(out["rgb/fused"]) + torch.sigmoid(out["depth/fused"]) + torch.sigmoid(out["ir/fused"])) / 3
     torch.testing.assert_close(net.score(out), expected)
-    net = model(modalities=("rgb", "ir"), static=False, shared=False)
+    net = model(modalities=("rgb", "ir"), static=False, shared=False, final_head="shared")
     out = logits_of(net, make_batch(("rgb", "ir")))
     torch.testing.assert_close(net.score(out), (torch.sigmoid(out["rgb/dynamic"]) + torch.sigmoid(out["ir/dynamic"])) / 2)
+    net = model(modalities=("rgb",), shared=False)  # the whole head would duplicate rgb/fused
+    out = logits_of(net, make_batch(("rgb",)))
+    torch.testing.assert_close(net.score(out), torch.sigmoid(out["rgb/fused"]))
 
 
 @pytest.mark.parametrize(
@@ -187,6 +206,7 @@ def test_score_rule():
         (dict(modalities=("rgb", "rgb")), "twice"),
         (dict(static=False, dynamic=False), "static branch, the dynamic branch or both"),
         (dict(width=0), "width"),
+        (dict(final_head="fused"), "unknown final_head 'fused'"),
     ],
 )
 def test_impossible_configurations_are_refused(kwargs, message):
@@ -199,8 +219,9 @@ def test_missing_input_is_named():
         model(modalities=("rgb", "depth"))({k: v for k, v in make_batch(("rgb", "depth")).items() if k != "depth_di"})
 
 
-def test_config_rebuilds_the_same_network():
-    net = model(modalities=("ir", "rgb"), dynamic=False, forward_feeding=False)
+@pytest.mark.parametrize("final_head", ["whole", "shared"])
+def test_config_rebuilds_the_same_network(final_head):
+    net = model(modalities=("ir", "rgb"), dynamic=False, forward_feeding=False, final_head=final_head)
     again = SDNet(**net.config())
     assert again.config() == net.config() and list(again.state_dict()) == list(net.state_dict())
 
@@ -212,7 +233,7 @@ def capture(net: SDNet) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """(input, output) of every stem, res2-res4 block and classifier of the network, by module name."""
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     for name, module in net.named_modules():
-        if name.endswith((".stem", ".layer2", ".layer3", ".layer4", ".fused", ".head")):
+        if name.endswith((".stem", ".layer2", ".layer3", ".layer4", ".fused", ".head")) or name == "whole":
             def hook(mod, args, output, name=name):
                 seen[name] = (args[0].clone(), output.clone())
             module.register_forward_hook(hook)
@@ -249,7 +270,42 @@ def test_forward_and_backward_feeding_follow_the_design():
         sd = f"streams.{m}.static_dynamic"
         close(inp(f"{sd}.head"), pooled(out(f"{sd}.layer4")))
         close(inp(f"streams.{m}.fused"), sum(pooled(out(f"{b}.layer4")) for b in (s, d, sd)))
-    close(inp("shared.head"), pooled(out("shared.layer4")))
+    # the whole-network head: the summed pooled features of every branch of every modality, and of the shared one
+    every_branch = [f"streams.{m}.{k}" for m in ALL for k in ("static", "dynamic", "static_dynamic")] + ["shared"]
+    close(inp("whole"), sum(pooled(out(f"{b}.layer4")) for b in every_branch))
+
+
+def test_the_shared_final_head_reads_the_shared_branch():
+    net = model(final_head="shared")
+    seen = capture(net)
+    logits_of(net, make_batch())
+    torch.testing.assert_close(seen["shared.head"][0], pooled(seen["shared.layer4"][1]))
+
+
+@pytest.mark.parametrize("modalities", [ALL, ("rgb",)])
+def test_every_branch_moves_the_whole_head_and_only_its_own_heads(modalities):
+    """Adding c to one branch's res4 output shifts its pooled features by c in every channel. Nothing but
+    classifiers reads res4, so the whole-network logit moves by exactly c · Σ w (w: the whole head's
+    weights) whichever branch it is, the branch's own head and its modality's fused head move too, and
+    every other head keeps its logit. Under the shared final head only the shared branch moves the score."""
+    c = 0.5
+    batch = make_batch(modalities)
+    own_heads = {f"streams.{m}.{k}": {f"{m}/{k}", f"{m}/fused"} for m in modalities
+                 for k in ("static", "dynamic", "static_dynamic")}
+    for final_head in ("whole", "shared"):
+        net = model(modalities=modalities, final_head=final_head)
+        base = logits_of(net, batch)
+        for branch in [*own_heads, "shared"]:
+            handle = net.get_submodule(f"{branch}.layer4").register_forward_hook(lambda mod, args, out: out + c)
+            moved = logits_of(net, batch)
+            handle.remove()
+            if final_head == "whole":
+                expected_shift = torch.full((2,), c * net.whole.weight.sum().item())
+                torch.testing.assert_close(moved["whole"] - base["whole"], expected_shift, rtol=1e-4, atol=1e-5)
+            changed = own_heads.get(branch, {"shared"}) | ({"whole"} if final_head == "whole" else set())
+            for head in base:
+                same = torch.allclose(moved[head], base[head])
+                assert same == (head not in changed), (final_head, branch, head)
 
 
 def test_switched_off_feedings_are_really_off():
@@ -277,18 +333,18 @@ def test_backward_feeding_changes_the_static_logits():
         torch.testing.assert_close(on[f"{m}/static_dynamic"], off[f"{m}/static_dynamic"])  # never fed
     # without feeding back, a modality's branches are exactly those of a model with no shared branch
     alone = logits_of(same_weights(shared=False), batch)
-    for name, value in alone.items():
-        torch.testing.assert_close(off[name], value)
+    for name in alone.keys() - {"whole"}:  # the whole head reads the shared branch too, when there is one
+        torch.testing.assert_close(off[name], alone[name])
 
 
-def test_forward_feeding_changes_the_shared_logit():
+def test_forward_feeding_changes_the_whole_logit():
     batch = make_batch()
     on, off = logits_of(model(), batch), logits_of(same_weights(forward_feeding=False), batch)
-    assert not torch.allclose(on["shared"], off["shared"])
+    assert not torch.allclose(on["whole"], off["whole"])
 
 
 def test_shared_logit_depends_on_every_modality():
-    net = model()
+    net = model(final_head="shared")
     batch = make_batch()
     base = logits_of(net, batch)
     for key in make_batch():
@@ -306,7 +362,8 @@ def test_shared_logit_depends_on_every_modality():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(), dict(forward_feeding=False, backward_feeding=False), dict(dynamic=False), dict(static=False, shared=False)],
+    [dict(), dict(forward_feeding=False, backward_feeding=False), dict(dynamic=False), dict(static=False, shared=False),
+     dict(final_head="shared")],
 )
 def test_gradients_reach_every_parameter(kwargs):
     torch.manual_seed(0)
@@ -365,7 +422,7 @@ def resnet_file(tmp_path_factory) -> Path:
 def test_load_imagenet_fills_every_resnet_piece(resnet_file):
     torch.manual_seed(2)
     net = SDNet(modalities=("rgb", "depth"), width=64)
-    heads = {k: v.clone() for k, v in net.state_dict().items() if "head" in k or "fused" in k}
+    heads = {k: v.clone() for k, v in net.state_dict().items() if "head" in k or "fused" in k or "whole" in k}
     net.load_imagenet(str(resnet_file))
     state = read_resnet18_state(resnet_file)
     own = net.state_dict()

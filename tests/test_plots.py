@@ -40,6 +40,8 @@ def test_roc_marks_the_dev_threshold_on_both_splits():
     # dev at 0.825: bona fide 0.8 rejected (BPCER 1/2), attack 0.85 accepted (APCER 1/2); test: BPCER 1/2, APCER 0
     figure = curve_figure("roc", {"dev": DEV, "test": TEST}, THRESHOLD)
     assert markers(figure) == {"operating-point-dev": (0.5, 0.5), "operating-point-test": (0.0, 0.5)}
+    labels = {line.get_gid(): line.get_label() for line in figure.axes[0].get_lines()}
+    assert labels["operating-point-dev"] == "dev at dev threshold: APCER (pooled) 0.500, BPCER 0.500"
     curve = figure.axes[0].get_lines()[2]  # dev curve, dev marker, test curve, …
     expected = roc_points(TEST["score"], TEST["is_bonafide"])
     assert np.array_equal(curve.get_xdata(), expected["fpr"]) and np.array_equal(curve.get_ydata(), expected["tpr"])

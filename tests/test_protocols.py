@@ -12,7 +12,7 @@ from pipeline.protocols import ProtocolError, apply_spec, check_membership, clau
 from tests.reference_trees import build_frame_folder_tree
 
 OFFICIAL = {
-    "cefa": ["1_1", "1_2", "1_3", "2_1", "2_2", "3_1", "3_2", "3_3", "4_1", "4_2", "4_3"],
+    "cefa": ["1_1", "1_2", "1_3", "2_1", "2_2", "3_1", "3_2", "3_3", "4_1", "4_2", "4_3", "5"],
     "surf": ["1"],
     "oulu": ["1", "2"] + [f"3_{k}" for k in range(1, 7)] + [f"4_{k}" for k in range(1, 7)] + ["all"],
     "siw": ["1", "2_1", "2_2", "2_3", "2_4", "3_1", "3_2"],
@@ -42,6 +42,26 @@ def test_split_specific_modalities_and_frame_rules():
     assert cefa.protocols["4_1"].splits["test"].modalities == ("rgb", "depth", "ir")
     assert siw.protocols["1"].splits["train"].frame_limit == 60
     assert siw.protocols["1"].splits["test"].frame_limit is None
+
+
+def test_cefa_protocol_5_trains_on_every_ethnicity_and_tests_each_with_the_masks():
+    """Bias-ethnicity (WACV 2021): train 000-199 and dev 200-299 of all three ethnicities with print and
+    replay; test 300-499 of all three (evaluation reports each ethnicity) plus every mask recording."""
+    rows = [(f"{eth}_{sid}_{kind}", eth, sid, kind) for eth in ("AF", "CA", "EA") for sid in (150, 250, 350)
+            for kind in ("bonafide", "print", "replay")]
+    rows += [("mask_1", None, None, "mask3d"), ("silicone_1", None, None, "silicone")]
+    videos = pd.DataFrame(rows, columns=["video_id", "ethnicity", "subject_id", "attack_type"])
+    videos = videos.assign(subject=videos["video_id"].str.rsplit("_", n=1).str[0],
+                           is_bonafide=videos["attack_type"] == "bonafide")
+    spec = load_spec("cefa")
+    table = apply_spec(spec, videos)
+    p5 = table[table["protocol"] == "5"]
+    members = {split: set(group["video_id"]) for split, group in p5.groupby("split")}
+    by_id = {sid: {f"{eth}_{sid}_{kind}" for eth in ("AF", "CA", "EA") for kind in ("bonafide", "print", "replay")}
+             for sid in (150, 250, 350)}
+    assert members == {"train": by_id[150], "dev": by_id[250], "test": by_id[350] | {"mask_1", "silicone_1"}}
+    assert all(list(m) == ["rgb", "depth", "ir"] for m in p5["modalities"])
+    assert [v for v in check_membership(spec, videos, table) if v.startswith("protocol 5")] == []
 
 
 def test_clause_conditions():

@@ -65,6 +65,23 @@ def expected_oulu() -> Expected:
     return expected
 
 
+def expected_cefa_protocol_5() -> Expected:
+    """CeFA Protocol 5 (WACV 2021: train 000-199 and dev 200-299 of every ethnicity, test 300-499 of every
+    ethnicity plus every mask; bona fide, print and replay) over the recordings the reference lists hold,
+    from their folder codes Race_ID_Device_Session_PAI (PAI 1 real, 2 print, 4 replay) and Mask folders."""
+    expected: Expected = defaultdict(set)
+    for _, (rel, label) in list_lines("cefa"):
+        name = Path(rel).parent.name
+        if "/Mask/" in rel:
+            expected[("5", "test")].add((name, False))
+            continue
+        _, subject, _, _, pai = map(int, name.split("_"))
+        assert pai in (1, 2, 4), name
+        split = "train" if subject <= 199 else "dev" if subject <= 299 else "test"
+        expected[("5", split)].add((name, label == "0"))  # 0 = bona fide
+    return expected
+
+
 BUILDERS = {
     "cefa": (lambda root, scratch: build_frame_folder_tree("cefa", root, scratch), expected_cefa),
     "surf": (lambda root, scratch: build_frame_folder_tree("surf", root, scratch), expected_surf),
@@ -106,6 +123,25 @@ def test_rules_reproduce_every_reference_list(reference_index):
             f"(e.g. {sorted(members - derived)[:3]}), {len(derived - members)} derived but not listed "
             f"(e.g. {sorted(derived - members)[:3]})"
         )
+
+
+@pytest.mark.parametrize("reference_index", ["cefa"], indirect=True)
+def test_cefa_protocol_5_follows_the_paper_on_every_listed_recording(reference_index):
+    """No published list holds Protocol 5: its rule is checked on the thousands of recordings the other
+    lists hold, against the paper's rule applied to their folder codes, and its counts are pinned.
+    Those recordings: AF 000-499 all 2D (p1.1), bona fide and print of CA/EA 000-299 (p2.1), all 2D of
+    CA/EA 300-499 (p1.1), AF 300-499 bona fide and replay (p2.1), 1,079 3D and 44 silicone masks."""
+    _, _, result, _ = reference_index
+    spec = load_spec("cefa")
+    expected = expected_cefa_protocol_5()
+    for split in ("train", "dev", "test"):
+        assert derived_membership(result, spec, "5", split) == expected[("5", split)], split
+    counts = {split: (len(members), sum(bf for _, bf in members)) for (_, split), members in expected.items()}
+    assert counts == {"train": (2000, 600), "dev": (1000, 300), "test": (3123, 600)}
+    test = result.protocols[(result.protocols["protocol"] == "5") & (result.protocols["split"] == "test")]
+    per_ethnicity = result.videos.set_index("video_id").loc[test["video_id"], "ethnicity"].fillna("mask").value_counts()
+    assert per_ethnicity.to_dict() == {"AF": 400, "CA": 800, "EA": 800, "mask": 1123}
+    assert [v for v in result.violations if v.startswith("protocol 5")] == []
 
 
 def test_listed_protocols_pass_the_protocol_checks(reference_index):

@@ -1,10 +1,12 @@
 """Training and evaluation commands: resumable checkpoints, torchrun, external score files."""
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +14,10 @@ import pytest
 import torch
 import yaml
 
+from training.evaluate import load_trained
 from training.evaluate import main as evaluate_main
-from training.train import TrainConfig, load_checkpoint, run
+from training.train import TrainConfig, build_model, config_from_args, load_checkpoint, run
+from training.train import main as train_main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,10 +60,22 @@ def test_evaluate_scores_every_test_video_with_each_heads_probability(cefa_shard
     assert (scores.set_index("video_id")["n_windows"] == windows).all()
     heads = [c for c in scores.columns if c.startswith("head:")]
     kinds = ("static", "dynamic", "static_dynamic", "fused")
-    assert heads == [f"head:{m}/{k}" for m in trained for k in kinds] + ["head:shared"]
-    # SD-Net's decision score is its shared head; every head is a probability averaged the same way
-    assert scores["score"].to_numpy() == pytest.approx(scores["head:shared"].to_numpy(), abs=1e-6)
+    assert heads == [f"head:{m}/{k}" for m in trained for k in kinds] + ["head:whole"]
+    # SD-Net's decision score is its whole-network head; every head is a probability averaged the same way
+    assert scores["score"].to_numpy() == pytest.approx(scores["head:whole"].to_numpy(), abs=1e-6)
     assert ((scores[heads] >= 0) & (scores[heads] <= 1)).all().all()
+    # ethnicity joined from videos.parquet: the masks have none, and count in every ethnicity's rates
+    videos = pd.read_parquet(cefa_shards.manifests / "videos.parquet").set_index("video_id")
+    by_video = scores.set_index("video_id")["ethnicity"]
+    assert by_video.fillna("").to_dict() == videos.loc[by_video.index, "ethnicity"].fillna("").to_dict()
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    groups = sorted(by_video.dropna().unique())
+    assert len(groups) >= 2 and sorted(metrics["test"]["by_ethnicity"]) == groups
+    n_masks = int(scores["attack_type"].isin(["mask3d", "silicone"]).sum())
+    for group in groups:
+        own = scores[(scores["ethnicity"] == group) & ~scores["is_bonafide"]]
+        assert metrics["test"]["by_ethnicity"][group]["n_attack"] == len(own) + n_masks
+    assert set(metrics["test"]["bias_err"]) == {"apcer", "bpcer", "acer"}
 
 
 def test_checkpoints_refuse_pickled_code(tmp_path):
@@ -114,5 +130,78 @@ def test_evaluate_any_models_score_files(tmp_path):
     assert evaluate_main(["--scores-dev", str(tmp_path / "dev.csv"), "--scores-test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "eval")]) == 0
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["threshold"] == pytest.approx(0.825)
-    assert metrics["test"]["bpcer"] == pytest.approx(0.5) and metrics["test"]["apcer_max"] == 0.0
-    assert metrics["test"]["acer"] == pytest.approx(0.25)
+    assert metrics["test"]["bpcer"] == pytest.approx(0.5) and metrics["test"]["apcer"] == 0.0
+    assert metrics["test"]["apcer_worst_pai"] == 0.0 and metrics["test"]["acer"] == pytest.approx(0.25)
+
+
+def test_score_files_get_their_groups_from_the_manifest(tmp_path):
+    """Score files without an ethnicity column: --manifests joins it from videos.parquet by video_id.
+    dev (AF only): bona fide 0.9, attack 0.3 -> threshold 0.6 (midpoint of (0.3, 0.9]);
+    test at 0.6: AF bona fide 0.8 accepted, attack 0.7 accepted; EA bona fide 0.5 rejected, attack 0.2 rejected;
+    the mask (no ethnicity, 0.65 accepted) counts in both:
+    AF APCER 2/2, BPCER 0, ACER 1/2;  EA APCER 1/2, BPCER 1, ACER 3/4 -> BiasERR APCER 1/2, BPCER 1, ACER 1/4."""
+    pd.DataFrame({"video_id": ["d1", "d2", "t1", "t2", "t3", "t4", "m1"],
+                  "ethnicity": ["AF", "AF", "AF", "AF", "EA", "EA", None]}).to_parquet(tmp_path / "videos.parquet")
+    pd.DataFrame({"video_id": ["d1", "d2"], "score": [0.9, 0.3], "is_bonafide": [1, 0],
+                  "attack_type": ["bonafide", "print"]}).to_csv(tmp_path / "dev.csv", index=False)
+    pd.DataFrame({"video_id": ["t1", "t2", "t3", "t4", "m1"], "score": [0.8, 0.7, 0.5, 0.2, 0.65],
+                  "is_bonafide": [1, 0, 1, 0, 0], "attack_type": ["bonafide", "print", "bonafide", "print", "mask3d"]}
+                 ).to_csv(tmp_path / "test.csv", index=False)
+    files = ["--scores-dev", str(tmp_path / "dev.csv"), "--scores-test", str(tmp_path / "test.csv")]
+    assert evaluate_main([*files, "--out", str(tmp_path / "eval"), "--manifests", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["threshold"] == pytest.approx(0.6)
+    by_group = {g: (m["apcer"], m["bpcer"], m["acer"]) for g, m in metrics["test"]["by_ethnicity"].items()}
+    assert by_group == {"AF": pytest.approx((1.0, 0.0, 0.5)), "EA": pytest.approx((0.5, 1.0, 0.75))}
+    assert metrics["test"]["bias_err"] == pytest.approx({"apcer": 0.5, "bpcer": 1.0, "acer": 0.25})
+    written = pd.read_csv(tmp_path / "eval" / "scores_test.csv")["ethnicity"]
+    assert written.fillna("").tolist() == ["AF", "AF", "EA", "EA", ""]
+    for extra in ([], ["--manifests", str(tmp_path), "--group-by", "none"]):  # nothing to group by / switched off
+        assert evaluate_main([*files, "--out", str(tmp_path / "plain"), *extra]) == 0
+        assert "by_ethnicity" not in json.loads((tmp_path / "plain" / "metrics.json").read_text())["test"]
+
+
+def test_a_bad_score_file_is_one_error_line_and_exit_1(tmp_path, caplog):
+    (tmp_path / "dev.csv").write_text("video_id,score,is_bonafide,attack_type\nd1,0.9,1,print\n")
+    assert evaluate_main(["--scores-dev", str(tmp_path / "dev.csv"), "--scores-test", str(tmp_path / "dev.csv"),
+                          "--out", str(tmp_path / "eval")]) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "dev.csv: column 'attack_type'" in errors[0] and "\n" not in errors[0]
+    assert not (tmp_path / "eval").exists()
+
+
+def test_a_mistyped_final_head_in_params_stops_training_before_it_starts(tmp_path, capsys):
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document["train"]["final_head"] = "wholes"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
+    with pytest.raises(SystemExit) as exit_:
+        train_main(["--dataset", "cefa", "--protocol", "4_1", "--params", str(tmp_path / "params.yaml")])
+    assert exit_.value.code == 2
+    assert "train.final_head: 'wholes' is not one of whole, shared" in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_before_the_final_head_switch_loads_with_its_shared_head(tmp_path):
+    config = TrainConfig(dataset="cefa", protocol="4_1", manifests="m", shards="s", out=str(tmp_path), width=4,
+                         final_head="shared")
+    model = build_model(config, ["rgb", "depth", "ir"])
+    old_config = {k: v for k, v in asdict(config).items() if k != "final_head"}
+    torch.save({"model": model.state_dict(), "config": old_config}, tmp_path / "checkpoint.pt")
+    loaded, modalities = load_trained(tmp_path / "checkpoint.pt")
+    assert loaded.score_head == "shared" and modalities == ["rgb", "depth", "ir"]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+def test_the_readme_paper_configuration_gives_the_papers_recipe():
+    """The `dvc exp run -S …` line of the README, applied to params.yaml, trains what the paper describes."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## SD-Net as the paper configures it")[1].split("\n## ")[0]
+    line = next(ln for ln in section.splitlines() if ln.startswith("dvc exp run "))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
+    for key, value in re.findall(r"-S '?train\.(\w+)=([^' ]+)'?", line):
+        assert key in params, key
+        params[key] = yaml.safe_load(value)
+    args = argparse.Namespace(dataset="cefa", protocol="4@1", manifests=None, shards=None, out=None)
+    config = config_from_args(args, params)
+    assert (config.width, config.batch_size, config.epochs, config.lr_milestones) == (64, 64, 25, (15, 20))
+    assert (config.input_size, config.max_rotation, config.final_head) == (112, 30, "whole") and config.colour > 0
+    assert (config.optimizer, config.lr) == ("adam", 0.001)  # the README says why not the paper's 0.1

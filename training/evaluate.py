@@ -8,6 +8,9 @@ their windows. Any other model's per-video scores can be evaluated the same way 
 the columns ``video_id,score,is_bonafide,attack_type`` (score higher = more bona fide). Writes
 ``metrics.json`` (for ``dvc metrics show``), ROC/DET data (for ``dvc plots``), ``roc.png`` and ``det.png``
 (the dev threshold's operating point marked) and per-video scores.
+
+Per-group rates and BiasERR (``--group-by``, default ``ethnicity``) come from that column of the score
+table; SD-Net runs, and CSV runs given ``--manifests``, join it from ``videos.parquet`` by video_id.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pipeline.cli import add_verbosity_arguments, configure_logging
 from pipeline.params import load_section
@@ -24,24 +28,32 @@ from pipeline.params import load_section
 from .data import split_shards
 from .distributed import setup, teardown
 from .metrics import evaluate_split_scores, write_report
+from .model import SDNet
 from .plots import write_curve_plots
 from .scores import HEAD_PREFIX, read_score_csv, video_scores
 from .scoring import score_windows
-from .train import TrainConfig, build_model, load_checkpoint, split_modalities, split_protocol
+from .train import TrainConfig, build_model, config_from_args, load_checkpoint, split_modalities, split_protocol
 
 log = logging.getLogger(__name__)
+
+
+def load_trained(checkpoint: Path) -> tuple[SDNet, list[str]]:
+    """The checkpoint's SD-Net as it was trained (by the config saved in it) and its training modalities."""
+    state = load_checkpoint(checkpoint)
+    # checkpoints written before the final_head switch existed were trained with the shared head
+    trained_config = TrainConfig(**{"final_head": "shared", **state["config"]})
+    trained = split_modalities(trained_config, "train")
+    model = build_model(replace(trained_config, init_weights=None), trained)
+    model.load_state_dict(state["model"])
+    return model, trained
 
 
 def score_splits(config: TrainConfig, checkpoint: Path, splits: list[str], batch_size: int,
                  num_workers: int) -> list[pd.DataFrame]:
     """Video scores of each split by the checkpoint's SD-Net (loaded once for all of them)."""
     dist = setup()
-    state = load_checkpoint(checkpoint)
-    # the network as it was trained, read from where this evaluation points
-    trained_config = replace(TrainConfig(**state["config"]), manifests=config.manifests, shards=config.shards)
-    trained = split_modalities(trained_config, "train")
-    model = build_model(replace(trained_config, init_weights=None), trained).to(dist.device)
-    model.load_state_dict(state["model"])
+    model, trained = load_trained(checkpoint)
+    model = model.to(dist.device)
     protocol = split_protocol(config)
     scores = []
     for split in splits:
@@ -96,45 +108,91 @@ class _RenamedModel:
         self.model.train(mode)
 
 
-def main(argv: list[str] | None = None) -> int:
+def with_attribute(scores: pd.DataFrame, manifests: Path, column: str | None) -> pd.DataFrame:
+    """``scores`` with ``column`` of ``manifests/videos.parquet`` joined by video_id; unchanged when the
+    scores already carry it, or no column is asked for, or the manifest has none."""
+    videos = manifests / "videos.parquet"
+    if not column or column in scores.columns:
+        return scores
+    if not videos.is_file() or column not in pq.read_schema(videos).names:
+        log.info("%s has no %r column: no per-group metrics", videos, column)
+        return scores
+    attributes = pd.read_parquet(videos, columns=["video_id", column])
+    return scores.merge(attributes, on="video_id", how="left", validate="many_to_one")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", help="dataset of the protocol (with --protocol)")
     parser.add_argument("--protocol", help="protocol name or alias")
     parser.add_argument("--checkpoint", type=Path, help="default: <train.out>/checkpoint.pt")
-    parser.add_argument("--manifests", help="manifest folder with splits.json (default: train.manifests)")
+    parser.add_argument("--manifests", help="manifest folder with splits.json and videos.parquet (default: "
+                        "train.manifests; with --scores-*: where to join --group-by from)")
     parser.add_argument("--shards", help="shard folder (default: train.shards)")
     parser.add_argument("--scores-dev", type=Path, help="per-video dev scores of any model (CSV)")
     parser.add_argument("--scores-test", type=Path, help="per-video test scores of any model (CSV)")
     parser.add_argument("--out", type=Path, help="report folder (default: <train.out>/eval)")
-    parser.add_argument("--rule", default="eer", help="threshold rule applied on dev: eer or bpcer20")
+    parser.add_argument("--rule", default="eer",
+                        help="threshold rule applied on dev: eer (pooled APCER = BPCER) or bpcerN, e.g. bpcer20 "
+                             "(worst attack type's APCER <= 1/N)")
+    parser.add_argument("--group-by", default="ethnicity",
+                        help="column to report APCER/BPCER/ACER per value of, with BiasERR, where a split holds "
+                             "two or more values; rows without a value count in every group (default: ethnicity; "
+                             "none: off)")
     parser.add_argument("--params", type=Path)
     add_verbosity_arguments(parser)
+    return parser
+
+
+def _checkpoint_scores(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """Dev and test video scores of the protocol's checkpoint (with the --group-by column), and the report folder."""
+    train_args = argparse.Namespace(dataset=args.dataset, protocol=args.protocol, manifests=args.manifests,
+                                    shards=args.shards)
+    config = config_from_args(train_args, load_section("train", args.params))
+    checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
+    try:
+        dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
+    finally:
+        teardown()
+    dev, test = (with_attribute(table, Path(config.manifests), args.group_by) for table in (dev, test))
+    return dev, test, args.out or Path(config.out) / "eval"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(args)
+    args.group_by = None if args.group_by.lower() == "none" else args.group_by
     if args.scores_dev or args.scores_test:
         if not (args.scores_dev and args.scores_test and args.out):
             parser.error("--scores-dev, --scores-test and --out go together")
-        dev, test = read_score_csv(args.scores_dev), read_score_csv(args.scores_test)
-        out = args.out
-    else:
-        if not (args.dataset and args.protocol):
-            parser.error("give --dataset and --protocol (or --scores-dev/--scores-test)")
-        from .train import config_from_args
-
-        train_args = argparse.Namespace(dataset=args.dataset, protocol=args.protocol, manifests=args.manifests,
-                                        shards=args.shards)
-        config = config_from_args(train_args, load_section("train", args.params))
-        checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
-        dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
-        out = args.out or Path(config.out) / "eval"
-        teardown()
-    report = evaluate_split_scores(dev, test, rule=args.rule)
+    elif not (args.dataset and args.protocol):
+        parser.error("give --dataset and --protocol (or --scores-dev/--scores-test)")
+    try:
+        if args.scores_dev:
+            dev, test = (read_score_csv(path) for path in (args.scores_dev, args.scores_test))
+            if args.manifests:
+                dev, test = (with_attribute(table, Path(args.manifests), args.group_by) for table in (dev, test))
+            out = args.out
+        else:
+            dev, test, out = _checkpoint_scores(args)
+        report = evaluate_split_scores(dev, test, rule=args.rule, group_by=args.group_by)
+    except (ValueError, FileNotFoundError) as error:  # a bad score file, rule, protocol or missing input
+        log.error("%s", error)
+        return 1
     write_report(report, dev, test, out)
     write_curve_plots(dev, test, float(report["threshold"]), out)
-    test_report = report["test"]
-    log.info("threshold %s (%s on dev) → test ACER %s, APCER max %s, BPCER %s → %s", report["threshold"], args.rule,
-             test_report["acer"], test_report["apcer_max"], test_report["bpcer"], out)
+    _log_headline(report, args.rule, out)
     return 0
+
+
+def _log_headline(report: dict, rule: str, out: Path) -> None:
+    test = report["test"]
+    log.info("threshold %s (%s on dev) → test ACER %s (APCER %s, BPCER %s); worst attack type %s: ACER %s → %s",
+             report["threshold"], rule, test["acer"], test["apcer"], test["bpcer"], test["worst_pai"],
+             test["acer_worst_pai"], out)
+    if test["groups"] is not None:
+        log.info("test BiasERR over %s: %s", test["groups"]["column"], test["groups"]["bias_err"])
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@
 Decision rule (the only place it is written): a presentation is **accepted as bona fide iff
 score >= threshold**; scores follow :mod:`training.scores` (higher = more bona fide).
 
-* APCER of an attack type: fraction of that type's presentations accepted. ``apcer_max`` is the
-  maximum over attack types (ISO's worst case), ``apcer_pooled`` the fraction of all attacks accepted.
-* BPCER: fraction of bona fide presentations rejected.
-* ACER = (APCER_max + BPCER) / 2 (ISO worst case); ACER_pooled = (APCER_pooled + BPCER) / 2 (what
-  many papers and the CeFA challenge report). ROC terms: FPR = APCER_pooled, TPR = 1 - BPCER.
+* ``apcer``: the fraction of all attack presentations accepted, pooled over every attack type, and
+  ``acer`` = (APCER + BPCER) / 2: the definitions of the CeFA challenge and of the papers that report
+  on CeFA, CASIA-SURF, OULU-NPU and SiW, so these compare with their tables.
+* ``apcer_per_pai``: the APCER of each attack type (PAI species: the ``attack_type`` column);
+  ``apcer_worst_pai`` the largest of them (ISO's worst case), ``worst_pai`` its type, and
+  ``acer_worst_pai`` = (APCER_worst_pai + BPCER) / 2.
+* BPCER: fraction of bona fide presentations rejected. ROC terms: FPR = APCER, TPR = 1 - BPCER.
+* Per group (``group_by``, e.g. ethnicity): APCER, BPCER and ACER of each group's presentations, and
+  BiasERR = Σ_e (ERR_e − min_e' ERR_e') for each of the three (CeFA, WACV 2021, eq. 4). A
+  presentation without a value in that column counts in every group.
 * Candidate thresholds are the unique scores plus +inf (reject everything): between two adjacent
   unique scores nothing changes, so tied scores always move together as one step.
 """
@@ -62,8 +67,8 @@ def _rates(s: np.ndarray, b: np.ndarray, thresholds: np.ndarray) -> tuple[np.nda
     return apcer, bpcer
 
 
-def apcer_per_attack(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLike,
-                     threshold: float) -> dict[str, float]:
+def apcer_per_pai(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLike,
+                  threshold: float) -> dict[str, float]:
     """APCER of each attack type present (sorted by name): fraction of its presentations accepted."""
     s, b = _arrays(scores, is_bonafide)
     types = np.asarray(attack_type, dtype=object).ravel()
@@ -80,26 +85,68 @@ def bpcer(scores: ArrayLike, is_bonafide: ArrayLike, threshold: float) -> float:
 
 def pad_metrics(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLike,
                 threshold: float) -> dict[str, Any]:
-    """APCER per type / max / pooled, BPCER, ACER (uses APCER_max), ACER_pooled and class counts.
+    """APCER (pooled) and ACER, BPCER, the per-type and worst-type APCER with its ACER, and class counts.
 
     A rate whose class is absent is None (and so is every ACER that needs it).
     """
     s, b = _arrays(scores, is_bonafide)
     types = np.asarray(attack_type, dtype=object).ravel()
-    per = apcer_per_attack(s, b, types, threshold)
+    per = apcer_per_pai(s, b, types, threshold)
     worst = max(sorted(per), key=per.__getitem__) if per else None  # ties: first by name
-    apcer_max = per[worst] if per else None
-    apcer_pooled = float(np.mean(s[~b] >= threshold)) if (~b).any() else None
+    apcer_worst = per[worst] if per else None
+    apcer = float(np.mean(s[~b] >= threshold)) if (~b).any() else None
     bp = bpcer(s, b, threshold) if b.any() else None
-    both = bp is not None and apcer_max is not None
+    both = bp is not None and apcer is not None
     return {
-        "apcer_per_attack": per, "apcer_max": apcer_max, "apcer_max_attack": worst,
-        "apcer_pooled": apcer_pooled, "bpcer": bp,
-        "acer": (apcer_max + bp) / 2 if both else None,
-        "acer_pooled": (apcer_pooled + bp) / 2 if both else None,
+        "apcer": apcer, "bpcer": bp, "acer": (apcer + bp) / 2 if both else None,
+        "apcer_worst_pai": apcer_worst, "worst_pai": worst,
+        "acer_worst_pai": (apcer_worst + bp) / 2 if both else None,
+        "apcer_per_pai": per,
         "n_bonafide": int(b.sum()), "n_attack": int((~b).sum()),
-        "n_attack_per_type": {str(t): int(np.sum(~b & (types == t))) for t in per},
+        "n_attack_per_pai": {str(t): int(np.sum(~b & (types == t))) for t in per},
     }
+
+
+#: The rates reported per group, and the ones BiasERR is computed for.
+GROUP_RATES = ("apcer", "bpcer", "acer")
+
+
+def _group_labels(groups: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Each presentation's group as text, and whether it has none (None, NaN or empty)."""
+    values = pd.Series(np.asarray(groups, dtype=object).ravel())
+    text = values.astype(str).str.strip()
+    missing = values.isna().to_numpy() | (text == "").to_numpy()
+    return text.to_numpy(), missing
+
+
+def group_metrics(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLike, groups: ArrayLike,
+                  threshold: float) -> dict[str, dict[str, Any]]:
+    """:func:`pad_metrics` of each group (sorted by name) at one threshold.
+
+    A presentation without a group counts in every group: CeFA's mask recordings have no ethnicity
+    and belong to every ethnicity's test set.
+    """
+    s, b = _arrays(scores, is_bonafide)
+    types = np.asarray(attack_type, dtype=object).ravel()
+    labels, missing = _group_labels(groups)
+    if labels.size != s.size:
+        raise ValueError(f"scores ({s.size}) and groups ({labels.size}) differ in length")
+    out = {}
+    for name in sorted(set(labels[~missing])):
+        keep = (labels == name) | missing
+        out[name] = pad_metrics(s[keep], b[keep], types[keep], threshold)
+    return out
+
+
+def bias_err(per_group: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """BiasERR = Σ_e (ERR_e − min_e' ERR_e') over the groups e, for ERR = APCER, BPCER and ACER (CeFA,
+    WACV 2021, eq. 4, written BiasEER there): 0 when every group has the same rate. None for a rate
+    that some group does not have (no bona fide, or no attack, presentation)."""
+    out: dict[str, float | None] = {}
+    for rate in GROUP_RATES:
+        values = [metrics[rate] for metrics in per_group.values()]
+        out[rate] = None if any(v is None for v in values) else float(sum(v - min(values) for v in values))
+    return out
 
 
 def threshold_at_eer(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[float, float]:
@@ -119,7 +166,7 @@ def threshold_at_eer(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[float, 
 
 
 def _threshold_at_apcer(s: np.ndarray, b: np.ndarray, types: np.ndarray | None, n: int) -> float:
-    """Lowest candidate whose APCER (max over types, or pooled without types) is <= 1/n."""
+    """Lowest candidate whose APCER (the worst type's, or pooled without types) is <= 1/n."""
     cand = _candidates(s)
     groups = [s[~b]] if types is None else [s[~b & (types == t)] for t in sorted(set(types[~b]))]
     if not groups or groups[0].size == 0:
@@ -137,8 +184,9 @@ def choose_threshold(rule: str, scores: ArrayLike, is_bonafide: ArrayLike,
     * ``eer``: :func:`threshold_at_eer` (pooled APCER; ``attack_type`` unused).
     * ``bpcerN`` (``bpcer20``, ``bpcer100``, ...): the ISO operating point at which BPCER_N is read,
       APCER <= 1/N: the lowest candidate threshold whose APCER is <= 1/N (lowest = fewest bona fide
-      rejected). APCER is the maximum over attack types when ``attack_type`` is given (ISO worst
-      case, like bob), otherwise pooled. The BPCER at this threshold is BPCER_N.
+      rejected). APCER is the worst attack type's when ``attack_type`` is given (ISO worst case, like
+      bob; :func:`evaluate_split_scores` gives it), otherwise pooled. The BPCER at this threshold is
+      BPCER_N.
     """
     s, b = _arrays(scores, is_bonafide)
     name = rule.strip().lower()
@@ -209,7 +257,20 @@ def _json_threshold(t: float | None) -> float | str | None:
     return None if t is None else (float(t) if math.isfinite(t) else ("inf" if t > 0 else "-inf"))
 
 
-def _split_report(df: pd.DataFrame, threshold: float, fpr_targets: tuple[float, ...]) -> dict[str, Any]:
+def _group_report(df: pd.DataFrame, column: str | None, threshold: float) -> dict[str, Any] | None:
+    """Per-group metrics and BiasERR over ``column``, when the split holds at least two of its values."""
+    if not column or column not in df.columns:
+        return None
+    labels, missing = _group_labels(df[column])
+    if len(set(labels[~missing])) < 2:
+        return None
+    per_group = group_metrics(df["score"], df["is_bonafide"], df["attack_type"], df[column], threshold)
+    return {"column": column, "n_without_value": int(missing.sum()), "without_value": "counted in every group",
+            "per_group": per_group, "bias_err": bias_err(per_group)}
+
+
+def _split_report(df: pd.DataFrame, threshold: float, fpr_targets: tuple[float, ...],
+                  group_by: str | None) -> dict[str, Any]:
     s, b, types = df["score"].to_numpy(), df["is_bonafide"].to_numpy(), df["attack_type"].to_numpy()
     report = pad_metrics(s, b, types, threshold)
     if b.any() and (~b).any():
@@ -221,18 +282,27 @@ def _split_report(df: pd.DataFrame, threshold: float, fpr_targets: tuple[float, 
         log.warning("split has %d bona fide and %d attack videos: EER and TPR@FPR undefined",
                     int(b.sum()), int((~b).sum()))
         own_t, own_eer, tpr = None, None, {}
-    report.update(own_eer=own_eer, own_eer_threshold=_json_threshold(own_t), tpr_at_fpr=tpr)
+    report.update(own_eer=own_eer, own_eer_threshold=_json_threshold(own_t), tpr_at_fpr=tpr,
+                  groups=_group_report(df, group_by, threshold))
     return report
 
 
+ACER_DEFINITION = ("acer = (apcer + bpcer) / 2 with apcer pooled over all attack presentations (the CeFA "
+                   "challenge's and the papers' ACER); acer_worst_pai = (apcer_worst_pai + bpcer) / 2 with the "
+                   "worst attack type's APCER (ISO/IEC 30107-3)")
+
+
 def evaluate_split_scores(dev: pd.DataFrame, test: pd.DataFrame, rule: str = "eer",
-                          fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS) -> dict[str, Any]:
+                          fpr_targets: tuple[float, ...] = DEFAULT_FPR_TARGETS,
+                          group_by: str | None = None) -> dict[str, Any]:
     """Choose the threshold on ``dev`` by ``rule`` and apply it unchanged to ``test``.
 
     ``dev`` and ``test`` are video-level score tables (:func:`training.scores.video_scores`);
     they must not share a video_id. Returns a JSON-serialisable report (see module docs of
     :func:`write_report` for the files); ``own_eer`` of each split uses that split's own threshold
-    (``own_eer_threshold``) and is not the error at the dev threshold.
+    (``own_eer_threshold``) and is not the error at the dev threshold. A split whose ``group_by``
+    column holds two or more values also gets ``groups``: the rates of each group at the dev
+    threshold and their BiasERR (None otherwise).
     """
     dev = validate_scores(dev, "dev")
     test = validate_scores(test, "test")
@@ -247,21 +317,31 @@ def evaluate_split_scores(dev: pd.DataFrame, test: pd.DataFrame, rule: str = "ee
     log.info("threshold %.6g chosen on dev by rule %r", threshold, rule)
     return {
         "rule": rule, "threshold": _json_threshold(threshold), "threshold_chosen_on": "dev",
-        "decision": DECISION,
-        "acer_definition": "acer = (apcer_max + bpcer) / 2 (ISO/IEC 30107-3); "
-                           "acer_pooled = (apcer_pooled + bpcer) / 2",
-        "dev": _split_report(dev, threshold, fpr_targets),
-        "test": _split_report(test, threshold, fpr_targets),
+        "decision": DECISION, "acer_definition": ACER_DEFINITION,
+        "dev": _split_report(dev, threshold, fpr_targets, group_by),
+        "test": _split_report(test, threshold, fpr_targets, group_by),
     }
 
 
+#: What metrics.json keeps of a split's report, and of each of its groups.
+SUMMARY_KEYS = ("acer", "apcer", "bpcer", "acer_worst_pai", "apcer_worst_pai", "own_eer", "n_bonafide", "n_attack")
+GROUP_SUMMARY_KEYS = ("acer", "apcer", "bpcer", "acer_worst_pai", "n_bonafide", "n_attack")
+
+
 def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The ``metrics.json`` document: numbers only (None where undefined), nested one level."""
+    """The ``metrics.json`` document: numbers only (None where undefined).
+
+    Per split: :data:`SUMMARY_KEYS`, ``tpr@fpr=…``, ``apcer_per_pai`` and, for a split with groups,
+    ``by_<column>`` (each group's :data:`GROUP_SUMMARY_KEYS`) and ``bias_err``.
+    """
     def split(r: dict[str, Any]) -> dict[str, Any]:
-        keys = ("acer", "acer_pooled", "apcer_max", "apcer_pooled", "bpcer", "own_eer", "n_bonafide", "n_attack")
-        out = {k: r[k] for k in keys}
+        out = {k: r[k] for k in SUMMARY_KEYS}
         out.update({f"tpr@fpr={k}": v["tpr"] for k, v in r["tpr_at_fpr"].items()})
-        out["apcer"] = dict(r["apcer_per_attack"])
+        out["apcer_per_pai"] = dict(r["apcer_per_pai"])
+        if r["groups"] is not None:
+            per_group = r["groups"]["per_group"].items()
+            out[f"by_{r['groups']['column']}"] = {g: {k: m[k] for k in GROUP_SUMMARY_KEYS} for g, m in per_group}
+            out["bias_err"] = dict(r["groups"]["bias_err"])
         return out
     return {"threshold": report["threshold"], "dev": split(report["dev"]), "test": split(report["test"])}
 

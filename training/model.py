@@ -14,10 +14,19 @@ Across modalities, a **shared** branch (res2-res4 only, no stem) fuses them at e
 * forward feeding: shared block t+1 takes Σ_m (static_m + dynamic_m features at level t) plus the
   shared output at level t (zero at level 1, so shared res2 reads Σ_m of the res1 outputs);
 * backward feeding: at levels 2 and 3 the shared output is added to every static and dynamic feature
-  before it enters res3 / res4. The forward sums use the features *before* that addition;
-* a final classifier on the pooled shared features.
+  before it enters res3 / res4. The forward sums use the features *before* that addition.
 
-Every classifier has a binary cross-entropy loss (target 1 = bona fide); the total is their sum.
+**Final head** (``final_head``), the one SD-Net's score comes from:
+
+* ``whole`` (the paper's, the default): one classifier on the sum of the pooled features of *every*
+  branch — static, dynamic and static-dynamic of every modality, and the shared branch. The paper's
+  whole-network loss "is based on the summed features from all branches" (CeFA, WACV 2021, Sec. 4.1):
+  all branches, so each modality contributes its three branches, not only its static-dynamic one.
+  The shared branch then has no classifier of its own, as in the paper;
+* ``shared`` (an ablation): a classifier on the pooled shared features alone.
+
+Every classifier has a binary cross-entropy loss (target 1 = bona fide); the total is their sum: the
+final head's plus four per modality, 13 terms for three modalities.
 
 Ablations (constructor switches): ``static=False`` / ``dynamic=False`` keep a single branch per
 modality; the static-dynamic branch exists only when both are on. **Fused-head rule:** the fused
@@ -25,8 +34,11 @@ classifier exists only together with the static-dynamic branch, i.e. when a moda
 branches. With one branch, a fused head would be a second linear classifier on the very same pooled
 feature, adding a duplicate loss and nothing else, so the modality then has exactly one head (its
 ``static`` or ``dynamic`` head) and that head is the modality's decision head. ``shared=False`` removes
-the shared branch (and with it both feedings). Head counts, with M modalities: full model 4M + 1;
-one branch 1·M + 1; each without the shared head when ``shared=False``.
+the shared branch (and with it both feedings). The same duplicate rule holds for the whole head: with
+one modality and no shared branch it would read exactly what that modality's decision head reads, so
+it is left out. Without a final head (that case, or ``final_head="shared"`` with ``shared=False``) the
+score is the mean of the modalities' decision heads. Head counts, with M modalities and k heads per
+modality (4 with all three branches, else 1): kM + 1 with a final head, kM without.
 """
 from __future__ import annotations
 
@@ -49,24 +61,26 @@ from .resnet import (
 )
 
 FEEDING_LEVELS = (2, 3)  # shared outputs added back into the modality branches after res2 and res3
+FINAL_HEADS = ("whole", "shared")
 
 
 class Branch(nn.Module):
     """res2-res4 of ResNet-18 with global average pooling and a one-logit classifier.
 
     With ``stem=True`` it also owns a stem + res1 (static and dynamic branches see images); without one
-    (static-dynamic and shared branches) it starts from res1-level features made elsewhere. The
+    (static-dynamic and shared branches) it starts from res1-level features made elsewhere. With
+    ``head=False`` (the shared branch under the whole head) it has no classifier of its own. The
     forward pass is driven stage by stage from :class:`SDNet`, because the shared branch reads and
     writes features between stages; hence no ``forward`` here.
     """
 
-    def __init__(self, width: int, stem: bool) -> None:
+    def __init__(self, width: int, stem: bool, head: bool = True) -> None:
         super().__init__()
         self.stem = ResNetStem(width) if stem else None
         self.layer2 = make_stage(2, width)
         self.layer3 = make_stage(3, width)
         self.layer4 = make_stage(4, width)
-        self.head = nn.Linear(stage_channels(4, width), 1)
+        self.head = nn.Linear(stage_channels(4, width), 1) if head else None
 
     def res1(self, image: Tensor) -> Tensor:
         assert self.stem is not None, "a branch without a stem starts from res1 features"
@@ -83,6 +97,7 @@ class Branch(nn.Module):
         return pool(x)
 
     def classify(self, pooled: Tensor) -> Tensor:
+        assert self.head is not None, "this branch has no classifier of its own"
         return self.head(pooled).squeeze(1)
 
     def load_imagenet(self, state: Mapping[str, Tensor], name: str) -> None:
@@ -120,9 +135,10 @@ class SDNet(nn.Module):
     ``forward(batch)`` takes ``batch[m]`` (static image) and ``batch[m + "_di"]`` (dynamic image),
     each (B, 3, H, W) float, for every modality m of the model (grey depth / IR replicated to three
     channels; H = W = 112 normally, any size ≥ 32 works), and returns one logit of shape (B,) per
-    head: ``{m}/static``, ``{m}/dynamic``, ``{m}/static_dynamic``, ``{m}/fused`` and ``shared`` —
-    those that exist under the switches, in that order (:attr:`head_names`). Positive logits mean
-    bona fide. Extra batch keys (labels, other modalities) are ignored.
+    head: ``{m}/static``, ``{m}/dynamic``, ``{m}/static_dynamic``, ``{m}/fused`` and the final head
+    (``whole`` or ``shared``) — those that exist under the switches, in that order
+    (:attr:`head_names`). Positive logits mean bona fide. Extra batch keys (labels, other
+    modalities) are ignored.
     """
 
     def __init__(
@@ -134,6 +150,7 @@ class SDNet(nn.Module):
         shared: bool = True,
         forward_feeding: bool = True,
         backward_feeding: bool = True,
+        final_head: str = "whole",
     ) -> None:
         super().__init__()
         self.modalities = _check_modalities(modalities)
@@ -141,17 +158,30 @@ class SDNet(nn.Module):
             raise ValueError("SDNet needs the static branch, the dynamic branch or both; got static=False, dynamic=False")
         if width < 1:
             raise ValueError(f"width must be a positive number of channels, got {width!r}")
-        self.width = width
+        if final_head not in FINAL_HEADS:
+            raise ValueError(f"unknown final_head {final_head!r}: expected one of {FINAL_HEADS}")
+        self.width, self.final_head = width, final_head
         self.use_static, self.use_dynamic, self.use_shared = static, dynamic, shared
         self.forward_feeding, self.backward_feeding = forward_feeding, backward_feeding
         self.streams = nn.ModuleDict({m: ModalityStreams(width, static, dynamic) for m in self.modalities})
-        self.shared = Branch(width, stem=False) if shared else None
+        self.shared = Branch(width, stem=False, head=final_head == "shared") if shared else None
+        # one modality without a shared branch: the whole head would duplicate its decision head
+        reads_several = shared or len(self.modalities) > 1
+        self.whole = nn.Linear(stage_channels(4, width), 1) if final_head == "whole" and reads_several else None
 
     def config(self) -> dict[str, object]:
         """Constructor arguments, to store beside a checkpoint so the same network can be rebuilt."""
         return {"modalities": list(self.modalities), "width": self.width, "static": self.use_static,
                 "dynamic": self.use_dynamic, "shared": self.use_shared,
-                "forward_feeding": self.forward_feeding, "backward_feeding": self.backward_feeding}
+                "forward_feeding": self.forward_feeding, "backward_feeding": self.backward_feeding,
+                "final_head": self.final_head}
+
+    @property
+    def score_head(self) -> str | None:
+        """The head whose probability is the score (``whole`` or ``shared``); None: no final head exists."""
+        if self.whole is not None:
+            return "whole"
+        return "shared" if self.shared is not None and self.shared.head is not None else None
 
     @property
     def head_names(self) -> list[str]:
@@ -160,7 +190,7 @@ class SDNet(nn.Module):
         for m, streams in self.streams.items():
             kinds = ("static", "dynamic", "static_dynamic", "fused")
             names += [f"{m}/{k}" for k in kinds if getattr(streams, k) is not None]
-        return names + (["shared"] if self.shared is not None else [])
+        return names + ([self.score_head] if self.score_head else [])
 
     def decision_head(self, modality: str) -> str:
         """The head that speaks for one modality: ``fused`` when it exists, else its single branch's head."""
@@ -178,15 +208,21 @@ class SDNet(nn.Module):
             if self.shared is not None:
                 shared_out = self._shared_stage(level, features, shared_out)  # reads features before `fed`
             features = {m: self._modality_stage(m, level, f, fed) for m, f in features.items()}
+        branch_features = []  # the pooled features of every branch, which the whole head sums
         for m, streams in self.streams.items():
             pooled = {kind: pool(x) for kind, x in features[m].items()}
             for kind, p in pooled.items():
                 logits[f"{m}/{kind}"] = streams.get_submodule(kind).classify(p)
+            branch_features += [*pooled.values(), *([sd_pooled[m]] if m in sd_pooled else [])]
             if streams.fused is not None:
                 total = pooled["static"] + pooled["dynamic"] + sd_pooled[m]
                 logits[f"{m}/fused"] = streams.fused(total).squeeze(1)
         if self.shared is not None:
-            logits["shared"] = self.shared.classify(pool(shared_out))
+            branch_features.append(pool(shared_out))
+            if self.shared.head is not None:
+                logits["shared"] = self.shared.classify(branch_features[-1])
+        if self.whole is not None:
+            logits["whole"] = self.whole(sum(branch_features)).squeeze(1)
         return {name: logits[name] for name in self.head_names}
 
     def _res1(self, batch: Mapping[str, Tensor]) -> dict[str, dict[str, Tensor]]:
@@ -245,16 +281,17 @@ class SDNet(nn.Module):
         return total, {name: term.detach() for name, term in terms.items()}
 
     def score(self, logits: Mapping[str, Tensor]) -> Tensor:
-        """Bona fide probability (B,): sigmoid of the shared head, else the mean sigmoid of the decision heads."""
-        if self.shared is not None:
-            return torch.sigmoid(logits["shared"])
+        """Bona fide probability (B,): sigmoid of the final head (:attr:`score_head`), else the mean
+        sigmoid of the modalities' decision heads."""
+        if self.score_head is not None:
+            return torch.sigmoid(logits[self.score_head])
         return torch.stack([torch.sigmoid(logits[self.decision_head(m)]) for m in self.modalities]).mean(0)
 
     def load_imagenet(self, path: str | os.PathLike) -> None:
         """Copy torchvision resnet18 ImageNet weights from a local file into every stem/res1 and res2-res4.
 
-        Classifiers keep their fresh initialisation (ImageNet's ``fc`` has 1000 outputs). Only the real
-        ResNet-18 (``width=64``) has the shapes the weights fit.
+        Classifiers, the whole head among them, keep their fresh initialisation (ImageNet's ``fc`` has
+        1000 outputs). Only the real ResNet-18 (``width=64``) has the shapes the weights fit.
         """
         if self.width != IMAGENET_WIDTH:
             raise ValueError(

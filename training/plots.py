@@ -27,9 +27,9 @@ COLOURS = {"dev": "tab:blue", "test": "tab:orange"}
 
 
 def operating_point(table: pd.DataFrame, threshold: float) -> tuple[float, float]:
-    """(pooled APCER, BPCER) of ``table`` at ``threshold``."""
+    """(APCER pooled over all attacks, BPCER) of ``table`` at ``threshold``."""
     metrics = pad_metrics(table["score"], table["is_bonafide"], table["attack_type"], threshold)
-    return metrics["apcer_pooled"], metrics["bpcer"]
+    return metrics["apcer"], metrics["bpcer"]
 
 
 def probit(rates) -> np.ndarray:
@@ -58,8 +58,9 @@ def curve_figure(kind: str, splits: dict[str, pd.DataFrame], threshold: float):
             points = det_points(table["score"], table["is_bonafide"])
             axes.plot(probit(points["apcer"]), probit(points["bpcer"]), color=colour, label=f"{name} ({len(table)} videos)")
             x, y = probit([apcer])[0], probit([bpcer])[0]
+        label = f"{name} at dev threshold: APCER (pooled) {apcer:.3f}, BPCER {bpcer:.3f}"
         axes.plot([x], [y], marker="o", markersize=9, linestyle="none", color=colour, markeredgecolor="black",
-                  gid=f"operating-point-{name}", label=f"{name} at dev threshold: APCER {apcer:.3f}, BPCER {bpcer:.3f}")
+                  gid=f"operating-point-{name}", label=label)
     _style(axes, kind, threshold)
     return figure
 

@@ -26,7 +26,7 @@ SCORE_COLUMNS = ("video_id", "subject", "is_bonafide", "attack_type", "score")
 #: The ``attack_type`` of every bona fide presentation, and of no attack.
 BONAFIDE = "bonafide"
 #: Optional diagnostic columns ``head:<name>``: one network head's bona fide probability (SD-Net's
-#: ``head:rgb/static``, ``head:shared``, ...). ``score`` alone decides; these say which branch carries a cue.
+#: ``head:rgb/static``, ``head:whole``, ...). ``score`` alone decides; these say which branch carries a cue.
 HEAD_PREFIX = "head:"
 
 _TRUE = {"1", "true", "1.0"}

@@ -29,11 +29,13 @@ from .augment import AugmentConfig
 from .data import CorruptSamples, loader, split_shards, train_pipeline
 from .distributed import DistInfo, setup, teardown, unwrap
 from .metrics import pad_metrics, threshold_at_eer
-from .model import SDNet
+from .model import FINAL_HEADS, SDNet
 from .scores import video_scores
 from .scoring import model_inputs, score_windows
 
 log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class TrainConfig:
     shared: bool = True
     forward_feeding: bool = True
     backward_feeding: bool = True
+    final_head: str = "whole"
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
@@ -66,6 +69,13 @@ class TrainConfig:
     init_weights: str | None = None
     fail_on_corrupt: bool = False
 
+    def __post_init__(self) -> None:
+        # a mistyped choice in params.yaml fails here, before any shard is read
+        if self.final_head not in FINAL_HEADS:
+            raise ValueError(f"train.final_head: {self.final_head!r} is not one of {', '.join(FINAL_HEADS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer: {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+
     @property
     def augment(self) -> AugmentConfig:
         return AugmentConfig(self.input_size, self.max_rotation, True, self.colour)
@@ -78,7 +88,8 @@ def split_modalities(config: TrainConfig, split: str) -> list[str]:
 
 def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
     model = SDNet(modalities=tuple(modalities), width=config.width, static=config.static, dynamic=config.dynamic,
-                  shared=config.shared, forward_feeding=config.forward_feeding, backward_feeding=config.backward_feeding)
+                  shared=config.shared, forward_feeding=config.forward_feeding, backward_feeding=config.backward_feeding,
+                  final_head=config.final_head)
     if config.init_weights:
         model.load_imagenet(config.init_weights)
     return model
@@ -87,10 +98,8 @@ def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
 def build_optimizer(config: TrainConfig, model: torch.nn.Module):
     if config.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    elif config.optimizer == "adam":
+    else:  # adam: TrainConfig admits no other
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer {config.optimizer!r}: expected sgd or adam")
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.lr_milestones), gamma=0.1)
     return optimizer, scheduler
 
@@ -197,10 +206,11 @@ def share_cpu(num_workers: int, dist: DistInfo) -> None:
 
 
 def dev_metrics(videos) -> dict[str, float]:
-    """Dev EER and the ACER at the dev EER threshold: what to watch while training (never test)."""
+    """Dev EER and, at the dev EER threshold, the ACER (pooled APCER, the papers') and the ISO worst-PAI
+    ACER: what to watch while training (never test)."""
     threshold, eer = threshold_at_eer(videos["score"], videos["is_bonafide"])
     report = pad_metrics(videos["score"], videos["is_bonafide"], videos["attack_type"], threshold)
-    return {"dev/eer": eer, "dev/acer": report["acer"]}
+    return {"dev/eer": eer, "dev/acer": report["acer"], "dev/acer_worst_pai": report["acer_worst_pai"]}
 
 
 def split_protocol(config: TrainConfig) -> str:
@@ -227,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, dest="batch_size")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--width", type=int, help="ResNet-18 base width (64 = the paper's network)")
+    parser.add_argument("--final-head", choices=FINAL_HEADS, dest="final_head",
+                        help="the head the score comes from: whole (the paper's, on every branch) or shared (ablation)")
     parser.add_argument("--num-workers", type=int, dest="num_workers")
     parser.add_argument("--init-weights", dest="init_weights", help="local torchvision resnet18 ImageNet state dict")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
@@ -237,9 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args)
     params = load_section("train", args.params)
     resume, device = args.resume, args.device
+    try:
+        config = config_from_args(args, params)
+    except ValueError as error:  # a protocol that does not exist, a choice mistyped in params.yaml
+        parser.error(str(error))
     dist = setup(device)
     try:
-        run(config_from_args(args, params), resume=resume, dist=dist)
+        run(config, resume=resume, dist=dist)
     finally:
         teardown()
     return 0
