@@ -29,7 +29,8 @@ from .io import write_bytes_atomic
 from .params import dataset_path, load_section, raw_root
 from .report_plots import histogram_png
 from .report_sheets import Sheet, compose_sheet
-from .samples import decode_image, image_member
+from .format.images import decode_image
+from .format.members import image_member
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ def _rejects_sheet(config: ReportConfig, m: data.Manifests, rejects: pd.DataFram
 def _plots(m: data.Manifests, scan: data.ShardScan) -> dict[str, bytes]:
     by_method = {f"{method} / {modality}": group["crop_side"].to_numpy()
                  for (method, modality), group in scan.crops.groupby(["crop_method", "modality"])}
-    widths = {modality: group["width"].to_numpy() for modality, group in scan.sizes.groupby("modality")}
+    by_modality = dict(tuple(scan.sizes.groupby("modality")))
+    widths = {m: by_modality[m]["width"].to_numpy() for m in MODALITIES if m in by_modality}
     return {
         "frame_counts": histogram_png(data.frame_counts(m.videos), "Frames per recording", "frames"),
         "frame_sizes": histogram_png(widths, "Frame width per modality (every frame a window read)", "pixels"),
