@@ -35,11 +35,12 @@ from bench_dynamic import loop_float64
 from pipeline import faces
 from pipeline.datasets.probe import numbered_frames
 from pipeline.dynamic import quantise
-from pipeline.samples import IMAGE_FORMATS, SampleConfig, decode_image, encode_image
+from pipeline.format.images import IMAGE_FORMATS, decode_image, encode_image
 from pipeline.shard import StageConfig
-from pipeline.verify import read_tar_samples
+from pipeline.format.splits import SplitShards
+from pipeline.format.tars import read_tar_samples
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, geometric_matrix, warp
-from training.data import SampleDecoder, SplitShards, collate, loader, train_pipeline, unpack
+from training.data import SampleDecoder, collate, loader, train_pipeline, unpack
 from training.scoring import model_inputs
 
 TARGET = 10.0  # issue target: the shard loader delivers at least 10x the peer's samples/s
@@ -84,9 +85,8 @@ def read_members(config: StageConfig, limit: int) -> list[dict[str, bytes]]:
 
 def format_costs(config: StageConfig, image_format: str, images: list[np.ndarray], per_sample: int) -> dict[str, float]:
     """Bytes, encode and decode seconds per sample of ``image_format``, on the same crops."""
-    settings = SampleConfig(image_format=image_format)
-    encoded = [encode_image(image, settings) for image in images]
-    encode = best_of(lambda: [encode_image(image, settings) for image in images], 3)
+    encoded = [encode_image(image, image_format) for image in images]
+    encode = best_of(lambda: [encode_image(image, image_format) for image in images], 3)
     decode = best_of(lambda: [decode_image(data) for data in encoded], 3)
     shards = pd.read_parquet(config.manifests / "shards.parquet")
     n = len(images) / per_sample

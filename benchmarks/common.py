@@ -117,7 +117,7 @@ def all_shards(config: StageConfig):
     """Every shard of a shard run as one ``SplitShards`` (the loaders only need URLs and a count)."""
     import pandas as pd
 
-    from training.data import SplitShards
+    from pipeline.format.splits import SplitShards
 
     shards = pd.read_parquet(config.manifests / "shards.parquet")
     urls = [str(config.out / f"{name}.tar") for name in shards["shard"]]

@@ -1,8 +1,8 @@
 """What the dataset report counts and shows, read from the manifests, the shards and the raw frames.
 
 Tar members are read as bytes and only images and JSON are decoded (nothing is unpickled); a shard is
-read in one pass that keeps every sample's JSON (for the crop sizes) and the images of the few samples
-that go on the contact sheets.
+read in one pass that keeps every sample's JSON (for the crop and frame sizes) and the images of the few
+samples that go on the contact sheets, seeking over the other images.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import sys
-import tarfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ import pandas as pd
 
 from .cli import progress_enabled
 from .datasets.records import MODALITIES, manifest_frame_numbers
+from .format.members import split_member_name
+from .format.tars import tar_members
 from .frames import DecodeError, open_source
 from .paths import escapes_root
 from .protocols import SPLITS
@@ -215,13 +216,15 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
     for name, n_samples, n_bytes in tqdm(expected, unit="shard", desc="read shards", disable=not progress_enabled(),
                                          file=sys.stderr):
         path, found = shard_dir / f"{name}.tar", 0
+
+        def needed(member: str) -> bool:  # image payloads of other samples are skipped, not read
+            key, extension = split_member_name(member)
+            return extension == "json" or key in wanted
+
         try:
-            with tarfile.open(path, mode="r:") as tar:
-                for member in tar:
-                    key, _, extension = member.name.partition(".")
-                    if not member.isfile() or (extension != "json" and key not in wanted):
-                        continue  # image payloads of other samples are skipped, not read
-                    data = tar.extractfile(member).read()
+            with open(path, "rb") as handle:
+                for member, data in tar_members(handle, str(path), wanted=needed):
+                    key, extension = split_member_name(member)
                     if key in wanted:
                         members[key][extension] = data
                     if extension == "json":
@@ -232,7 +235,7 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
             size = path.stat().st_size
             if size != n_bytes or found != n_samples:
                 raise ValueError(f"{found} of {n_samples} samples and {size} of {n_bytes} bytes: cut or changed")
-        except (tarfile.TarError, OSError, ValueError, KeyError) as error:  # the report shows what it can
+        except (OSError, ValueError, KeyError) as error:  # the report shows what it can
             log.warning("%s.tar: unreadable, partly or wholly left out of the report (%s); run pipeline.verify",
                         name, error)
             unreadable[name] = f"{type(error).__name__}: {error}"

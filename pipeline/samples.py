@@ -2,18 +2,15 @@
 
 For each window: decode only its frames (by frame number, in every modality), find the crop geometry
 of each frame in each modality (:mod:`pipeline.face_sources`), crop, pool a dynamic image per
-modality, quantise, encode. Bad data becomes reject rows that name the
-file and the reason; the other recordings of the shard carry on.
+modality, quantise, encode (:mod:`pipeline.format`). Bad data becomes reject rows that name the file
+and the reason; the other recordings of the shard carry on.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import math
 import logging
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +21,12 @@ from .datasets.records import MODALITIES
 from .dynamic import dynamic_image, quantise
 from .face_sources import WindowFaces, face_source_for
 from .faces import NoGeometry
+from .format.images import IMAGE_FORMATS, encode_image
+from .format.members import image_names, payload_digest, sample_key
 from .frames import DecodeError, open_source
 from .plan import RecordingTask, WindowTask, reject_row
 
 log = logging.getLogger(__name__)
-
-#: png: lossless, compressed; jpg: lossy; npy: the raw array (``np.save``, no pickle): about 2–3 times
-#: the bytes of png, but nearly free to encode and several times faster to decode than png.
-IMAGE_FORMATS = ("png", "jpg", "npy")
-#: The first bytes of every ``np.save`` file: how an npy member is told from PNG or JPEG.
-NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -82,98 +75,8 @@ class Sample:
     row: dict[str, Any]
 
 
-def encode_image(image: np.ndarray, config: SampleConfig) -> bytes:
-    """Encode an RGB or grey uint8 image; npy stores the array as is (RGB order, readable with
-    ``np.load(..., allow_pickle=False)``), png and jpg go through OpenCV."""
-    import cv2
-
-    if config.image_format == "npy":
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(image), allow_pickle=False)
-        return buffer.getvalue()
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if config.image_format == "png":
-        ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, config.png_compression])
-    elif config.image_format == "jpg":
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
-    else:
-        raise ValueError(f"unknown image format {config.image_format!r}: expected one of {IMAGE_FORMATS}")
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode a {image.shape} image as {config.image_format}")
-    return data.tobytes()
-
-
-def image_member(members: dict[str, Any], name: str) -> bytes | None:
-    """The bytes of image ``name`` (``rgb``, ``rgb_di``, …) among a sample's members, whatever its format."""
-    for extension in IMAGE_FORMATS:
-        if f"{name}.{extension}" in members:
-            return members[f"{name}.{extension}"]
-    return None
-
-
-def decode_image(data: bytes) -> np.ndarray:
-    """The inverse of :func:`encode_image`: an RGB (H, W, 3) or grey (H, W) uint8 image.
-
-    The format is told by the bytes, not the member name: npy by its magic (a read-only view of the
-    bytes; object arrays are refused, nothing is unpickled), anything else through OpenCV.
-    Raises ValueError.
-    """
-    import cv2
-
-    if data.startswith(NPY_MAGIC):
-        try:
-            image = _npy(data)
-        except (ValueError, EOFError) as error:
-            raise ValueError(f"npy array does not load ({error})") from None
-        if image.dtype != np.uint8 or image.ndim not in (2, 3):
-            raise ValueError(f"npy array {image.dtype} {image.shape} is not a uint8 image")
-        return image
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError("image does not decode")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
-
-
-def _npy(data: bytes) -> np.ndarray:
-    """An npy member as a read-only view of its bytes: no copy, and no object arrays (never unpickled)."""
-    version = data[6:8]
-    if version == b"\x01\x00":
-        end = 10 + int.from_bytes(data[8:10], "little")
-    elif version in (b"\x02\x00", b"\x03\x00"):
-        end = 12 + int.from_bytes(data[8:12], "little")
-    else:
-        raise ValueError(f"npy format version {tuple(version)} is not supported")
-    shape, fortran, dtype = _npy_header(data[:end])
-    if not shape or min(shape) <= 0 or len(data) != end + math.prod(shape) * dtype.itemsize:
-        raise ValueError(f"shape {shape} does not match the {len(data) - end} bytes of data")
-    array = np.frombuffer(data, dtype, math.prod(shape), offset=end)
-    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
-
-
-@lru_cache(maxsize=64)
-def _npy_header(header: bytes) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """(shape, Fortran order, dtype) of an npy header, parsed by numpy once per distinct header: its
-    ``literal_eval`` was over half the cost of reading a 128 px crop, and a shard's crops share a few headers."""
-    stream = io.BytesIO(header)
-    version = np.lib.format.read_magic(stream)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read(stream)
-    if dtype.hasobject:
-        raise ValueError("npy member holds Python objects: refused, it would need unpickling")
-    return shape, fortran, dtype
-
-
-def payload_digest(members: dict[str, bytes]) -> str:
-    """sha256 over the sample's members in name order: what verify recomputes from the tar."""
-    digest = hashlib.sha256()
-    for name in sorted(members):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(members[name]).digest())
-    return digest.hexdigest()
-
-
-def sample_key(video_id: str, window: int) -> str:
-    return f"{video_id}_w{window:03d}"
+def encode(image: np.ndarray, config: SampleConfig) -> bytes:
+    return encode_image(image, config.image_format, config.png_compression, config.jpeg_quality)
 
 
 def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> tuple[list[Sample], list[dict]]:
@@ -234,9 +137,10 @@ def _make_sample(video, window: WindowTask, clips: dict[str, list[np.ndarray]], 
     centre = len(window.frames) // 2
     for modality, clip in clips.items():
         crops = faces.crop(clip, found.geometries[modality])
-        members[f"{modality}.{config.image_format}"] = encode_image(crops[centre], config)
+        static, dynamic = image_names(modality)
+        members[f"{static}.{config.image_format}"] = encode(crops[centre], config)
         pooled = quantise(dynamic_image(crops), config.quantisation, config.fixed_scale)
-        members[f"{modality}_di.{config.image_format}"] = encode_image(pooled, config)
+        members[f"{dynamic}.{config.image_format}"] = encode(pooled, config)
     sizes = {m: [list(faces.frame_size(f)) for f in clip] for m, clip in clips.items()}
     boxes = {m: [round(float(v), 4) for v in geometries[centre].box] for m, geometries in found.geometries.items()}
     metadata = {

@@ -20,9 +20,11 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .cli import add_verbosity_arguments, configure_logging, progress_enabled
+from .format.splits import SPLITS_FILE, split_index
 from .io import write_json_atomic, write_parquet_atomic
 from .params import dataset_path, load_section, raw_root
 from .plan import SHARD_NAME, ShardPlan, plan_shards, reject_row
+from .protocols import load_spec
 from .samples import SampleConfig
 from .shard_task import PARTS, finished_part, write_shard
 
@@ -94,7 +96,7 @@ def run(config: StageConfig) -> StageSummary:
     ordered = [results[s.name] for s in plan.shards if s.name in results]
     lost = [_failed_window(task.video["video_id"], window.index, shard.name)
             for shard in plan.shards if shard.name in failed for task in shard.recordings for window in task.windows]
-    summary = _write_manifests(config, videos, ordered, plan.rejects + lost, failed)
+    summary = _write_manifests(config, videos, protocols, ordered, plan.rejects + lost, failed)
     summary.reused = len(plan.shards) - len(todo)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -183,7 +185,7 @@ def _dashboard() -> str | None:
     return ":0"
 
 
-def _write_manifests(config, videos, results, plan_rejects, failed) -> StageSummary:
+def _write_manifests(config, videos, protocols, results, plan_rejects, failed) -> StageSummary:
     samples = pd.DataFrame([row for r in results for row in r["samples"]], columns=SAMPLE_COLUMNS)
     rejects = pd.DataFrame(plan_rejects + [row for r in results for row in r["rejects"]], columns=REJECT_COLUMNS)
     rejects["window"] = rejects["window"].astype("Int64")
@@ -197,11 +199,12 @@ def _write_manifests(config, videos, results, plan_rejects, failed) -> StageSumm
     write_parquet_atomic(samples.sort_values("key", ignore_index=True), config.manifests / "samples.parquet")
     write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True), config.manifests / "rejects.parquet")
     write_parquet_atomic(shards, config.manifests / "shards.parquet")
-    splits = config.manifests / "splits.json"
+    splits = config.manifests / SPLITS_FILE
     if failed:  # an index without the failed shards would let training read partial splits
         splits.unlink(missing_ok=True)
     else:
-        write_json_atomic(split_index(shards, config.out), splits)
+        modalities, aliases = split_settings(protocols, videos)
+        write_json_atomic(split_index(shards.to_dict("records"), config.out, modalities, aliases), splits)
     rejected = set(rejects["video_id"]) - set(samples["video_id"])
     return StageSummary(
         shards=len(shards), reused=0, samples=len(samples), recordings=len(videos),
@@ -210,17 +213,17 @@ def _write_manifests(config, videos, results, plan_rejects, failed) -> StageSumm
     )
 
 
-def split_index(shards: pd.DataFrame, shard_dir: Path) -> dict[str, Any]:
-    """For every protocol split: its shard files (relative to ``shard_dir``) and sample counts."""
-    index: dict[str, Any] = {"shard_dir": str(shard_dir), "splits": {}}
-    for row in shards.itertuples(index=False):
-        for split in row.signature:
-            entry = index["splits"].setdefault(split, {"shards": [], "shard_samples": [], "n_samples": 0})
-            entry["shards"].append(f"{row.shard}.tar")
-            entry["shard_samples"].append(int(row.n_samples))
-            entry["n_samples"] += int(row.n_samples)
-    index["splits"] = dict(sorted(index["splits"].items()))
-    return index
+def split_settings(protocols: pd.DataFrame, videos: pd.DataFrame) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """What splits.json tells a loader besides the shards: each split's modalities (from protocols.parquet)
+    and each protocol's aliases (from the dataset's protocol definitions)."""
+    modalities = {f"{row.protocol}/{row.split}": list(row.modalities)
+                  for row in protocols.drop_duplicates(["protocol", "split"]).itertuples(index=False)}
+    datasets = set(videos["dataset"])
+    aliases: dict[str, list[str]] = {}
+    for dataset in sorted(datasets):
+        spec = load_spec(dataset)
+        aliases |= {name: list(protocol.aliases) for name, protocol in spec.protocols.items()}
+    return modalities, aliases
 
 
 def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Path | None = None) -> StageConfig:

@@ -4,23 +4,22 @@ The tar is written under a temporary name unique to the attempt and renamed to i
 complete; only then are its manifest rows saved beside it (``_parts/<shard>.json``, with the plan,
 settings and sources digests). A tar under its final name is always complete, and a rerun reuses a
 shard only when both exist and the digests match: a shard whose raw files changed (a regenerated
-demo, a repaired frame) is written again. Members carry fixed
-metadata (mtime 0, uid/gid 0, mode 0644), so the same inputs give byte-identical tars.
+demo, a repaired frame) is written again. The tar writer (:mod:`pipeline.format.tars`) gives members
+fixed metadata, so the same inputs give byte-identical tars.
 """
 from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import json
 import logging
 import os
-import tarfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from .datasets.probe import numbered_frames
+from .format.tars import TarWriter
 from .frames import DecodeError
 from .io import write_json_atomic
 from .plan import ShardPlan, reject_row, source_paths
@@ -96,14 +95,6 @@ def finished_part(out_dir: Path, plan: ShardPlan, config_digest: str, root: Path
     return result
 
 
-def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), 0, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    tar.addfile(info, io.BytesIO(data))
-
-
 def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) -> dict[str, Any]:
     """Write ``<out_dir>/<plan.name>.tar``; return its manifest rows (never pixels)."""
     import cv2
@@ -115,15 +106,14 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
     tmp = out / f".{plan.name}.tar.tmp-{os.getpid()}"
     samples, rejects = [], []
     try:
-        with open(tmp, "wb") as handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        with open(tmp, "wb") as handle, TarWriter(handle) as tar:
             for task in plan.recordings:
                 try:
                     made, dropped = recording_samples(task, Path(root), config)
                 except DATA_ERRORS as error:
                     made, dropped = [], [_failed(task.video["video_id"], error)]
                 for sample in made:
-                    for extension, data in sorted(sample.members.items()):
-                        _add_member(tar, f"{sample.key}.{extension}", data)
+                    tar.add_sample(sample.key, sample.members)
                     samples.append(sample.row | {"shard": plan.name})
                 rejects += dropped
         result = {

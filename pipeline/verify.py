@@ -10,32 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import tarfile
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 
 from .cli import add_verbosity_arguments, configure_logging
-from .samples import IMAGE_FORMATS, decode_image, payload_digest
+from .format.images import IMAGE_FORMATS, decode_image
+from .format.members import payload_digest
+from .format.tars import read_tar_samples
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = tuple(f".{name}" for name in IMAGE_FORMATS)
-
-
-def read_tar_samples(path: Path) -> dict[str, dict[str, bytes]]:
-    """key → {extension: bytes}; the key is the member name up to its first dot (WebDataset's rule)."""
-    samples: dict[str, dict[str, bytes]] = defaultdict(dict)
-    with tarfile.open(path, mode="r:") as tar:
-        for member in tar:
-            if not member.isfile():
-                raise ValueError(f"member {member.name!r} is not a regular file")
-            key, _, extension = member.name.partition(".")
-            if "/" in member.name or not extension:
-                raise ValueError(f"member {member.name!r} is not a flat KEY.EXTENSION name")
-            samples[key][extension] = tar.extractfile(member).read()
-    return dict(samples)
 
 
 def member_problem(extension: str, data: bytes) -> str | None:
@@ -74,7 +60,7 @@ def _verify_shard(path: Path, n_samples: int, rows: pd.DataFrame | None) -> list
         return [f"{path.name}: missing"]
     try:
         found = read_tar_samples(path)
-    except (tarfile.TarError, ValueError, OSError) as error:
+    except (ValueError, OSError) as error:
         return [f"{path.name}: unreadable tar ({error})"]
     digests = {} if rows is None else dict(zip(rows["key"], rows["sha256"]))
     problems = []

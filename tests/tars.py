@@ -1,22 +1,22 @@
-"""Writing and reading test tars member by member (the tests build damaged and hostile shards)."""
+"""Writing and reading test tars member by member (the tests build damaged and hostile shards), through the
+shard format's own tar writer and reader."""
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 from typing import Iterable
+
+from pipeline.format.tars import TarWriter
+from pipeline.format.tars import tar_members as read_members
 
 
 def write_tar(path: Path, members: Iterable[tuple[str, bytes]]) -> Path:
     """A GNU tar of ``(name, bytes)`` members, in the given order, names taken as they are."""
-    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+    with open(path, "wb") as handle, TarWriter(handle) as tar:
         for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+            tar.add(name, data)
     return path
 
 
 def tar_members(path: Path) -> list[tuple[str, bytes]]:
-    with tarfile.open(path) as tar:
-        return [(m.name, tar.extractfile(m).read()) for m in tar]
+    with open(path, "rb") as handle:
+        return list(read_members(handle, str(path)))

@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.verify import main as verify_main, read_tar_samples, verify
-from training.data import SplitShards, iterate_eval, loader, train_pipeline
+from pipeline.format.splits import SplitShards
+from pipeline.format.tars import read_tar_samples
+from pipeline.verify import main as verify_main, verify
+from training.data import iterate_eval, loader, train_pipeline
 
 from .tars import tar_members, write_tar
 

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
-from pipeline.samples import decode_image
-from training.data import CorruptSamples, SampleDecoder, SplitShards, iterate_eval, loader, split_shards, train_pipeline
+from pipeline.format.images import decode_image
+from pipeline.format.splits import SplitShards
+from training.data import CorruptSamples, SampleDecoder, iterate_eval, loader, split_shards, train_pipeline
 from training.tar_stream import tar_samples
 
 from .tars import write_tar
@@ -27,8 +28,11 @@ def test_test_split_yields_every_sample_exactly_once(cefa_shards, workers):
     assert len(keys) == len(set(keys)) == shards.n_samples
 
 
-def test_split_index_names_missing_protocols(cefa_shards):
-    with pytest.raises(KeyError, match="no shards for 9_9/test"):
+def test_split_index_resolves_aliases_and_names_every_protocol_when_one_is_missing(cefa_shards):
+    assert split_shards(cefa_shards.manifests, "4@1", "test").protocol == "4_1"
+    assert split_shards(cefa_shards.manifests, "p4.1", "train").modalities == ("rgb", "depth", "ir")
+    assert split_shards(cefa_shards.manifests, "3_1", "test").modalities == ("depth", "ir")  # cross-modality
+    with pytest.raises(KeyError, match=r"no shards for protocol '9_9'; protocols with shards: .*4_1 \(4@1, p4\.1\)"):
         split_shards(cefa_shards.manifests, "9_9", "test")
 
 

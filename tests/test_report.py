@@ -22,9 +22,10 @@ from pipeline.report import main as report_main
 from pipeline.report import sample_tiles
 from pipeline.report_data import attribute_columns, attribute_table, load_manifests
 from pipeline.report_sheets import LABEL_BAR, MISSING
-from pipeline.samples import SampleConfig, decode_image, encode_image
+from pipeline.format.images import decode_image, encode_image
+from pipeline.format.tars import read_tar_samples
+from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, run
-from pipeline.verify import read_tar_samples
 
 PER_TYPE = 3
 TILES = ["rgb", "rgb_di", "depth", "depth_di", "ir", "ir_di"]
@@ -68,8 +69,7 @@ def test_sample_tiles_read_every_stored_format_in_modality_order(image_format):
     rng = np.random.default_rng(0)
     images = {"rgb": rng.integers(0, 256, (8, 8, 3), np.uint8), "rgb_di": rng.integers(0, 256, (8, 8, 3), np.uint8),
               "depth": rng.integers(0, 256, (8, 8), np.uint8), "depth_di": rng.integers(0, 256, (8, 8), np.uint8)}
-    config = SampleConfig(image_format=image_format)
-    members = {f"{name}.{image_format}": encode_image(image, config) for name, image in images.items()}
+    members = {f"{name}.{image_format}": encode_image(image, image_format) for name, image in images.items()}
     tiles = sample_tiles(members | {"json": b"{}"})
     assert [name for name, _ in tiles] == ["rgb", "rgb_di", "depth", "depth_di"]
     for name, image in tiles:

@@ -84,18 +84,18 @@ def test_list_files_naming_paths_outside_the_dataset_are_refused(tmp_path, line)
 
 @pytest.mark.parametrize("image_format", ["png", "jpg", "npy"])
 def test_every_stored_format_decodes_back_to_the_image(image_format):
-    from pipeline.samples import SampleConfig, decode_image, encode_image
+    from pipeline.format.images import decode_image, encode_image
 
     rng = np.random.default_rng(1)
     for image in (rng.integers(0, 256, (16, 16, 3), np.uint8), rng.integers(0, 256, (16, 16), np.uint8)):
-        decoded = decode_image(encode_image(image, SampleConfig(image_format=image_format)))
+        decoded = decode_image(encode_image(image, image_format))
         assert decoded.shape == image.shape and decoded.dtype == np.uint8
         if image_format != "jpg":  # lossless
             assert np.array_equal(decoded, image)
 
 
 def test_an_npy_member_holding_a_pickle_is_refused_not_loaded(tmp_path):
-    from pipeline.samples import decode_image
+    from pipeline.format.images import decode_image
     from pipeline.verify import member_problem
 
     class Boom:

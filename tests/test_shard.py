@@ -18,10 +18,12 @@ import pytest
 
 from pipeline import faces
 from pipeline.frames import open_source
-from pipeline.samples import SampleConfig, decode_image
+from pipeline.format.images import decode_image
+from pipeline.format.tars import read_tar_samples
+from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, run
 from pipeline.shard import main as shard_main
-from pipeline.verify import read_tar_samples, verify
+from pipeline.verify import verify
 
 from .manifests import copy_index_manifests
 

@@ -14,10 +14,11 @@ import pytest
 import torch
 import yaml
 
-from training.evaluate import load_trained
+from training.checkpoint import build_model, load_checkpoint, load_trained
+from training.config import TrainConfig, config_from_args
 from training.evaluate import main as evaluate_main
-from training.train import TrainConfig, build_model, config_from_args, load_checkpoint, run
 from training.train import main as train_main
+from training.train import run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -191,7 +192,7 @@ def test_a_checkpoint_from_before_the_final_head_switch_loads_with_its_shared_he
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
 
 
-def test_the_readme_paper_configuration_gives_the_papers_recipe():
+def test_the_readme_paper_configuration_gives_the_papers_recipe(cefa_shards):
     """The `dvc exp run -S …` line of the README, applied to params.yaml, trains what the paper describes."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## SD-Net as the paper configures it")[1].split("\n## ")[0]
@@ -200,7 +201,7 @@ def test_the_readme_paper_configuration_gives_the_papers_recipe():
     for key, value in re.findall(r"-S '?train\.(\w+)=([^' ]+)'?", line):
         assert key in params, key
         params[key] = yaml.safe_load(value)
-    args = argparse.Namespace(dataset="cefa", protocol="4@1", manifests=None, shards=None, out=None)
+    args = argparse.Namespace(dataset="cefa", protocol="4@1", manifests=str(cefa_shards.manifests), shards=None, out=None)
     config = config_from_args(args, params)
     assert (config.width, config.batch_size, config.epochs, config.lr_milestones) == (64, 64, 25, (15, 20))
     assert (config.input_size, config.max_rotation, config.final_head) == (112, 30, "whole") and config.colour > 0

@@ -1,21 +1,22 @@
 """Streaming the shards of one protocol split into training and evaluation batches (WebDataset).
 
-The split's shard list and sample count come from ``manifests/<ds>/splits.json`` (written by the
-shard stage), so nothing scans tars to learn an epoch length.
+The split's shard list, sample count and modalities come from ``manifests/<ds>/splits.json`` (written
+by the shard stage, read through :mod:`pipeline.format.splits`), so nothing scans tars to learn an
+epoch length.
 
 * training: shards resampled with a seed per (base seed, epoch, rank, worker), a shuffle buffer, a
   fixed number of batches per epoch, one random geometric transform per sample shared by all images;
 * dev / test: every shard once, split across ranks (``torchrun``) and DataLoader workers, so every
   sample is seen exactly once overall; centre crops.
 
-Members are decoded here only (images by ``pipeline.samples.decode_image``, and JSON): nothing is ever unpickled.
+Members are decoded here only (images by ``pipeline.format.images.decode_image``, and JSON): nothing is
+ever unpickled.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,7 +24,9 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.samples import decode_image, image_member
+from pipeline.format.images import decode_image
+from pipeline.format.members import image_member, image_names
+from pipeline.format.splits import SplitIndex, SplitShards
 
 from .augment import AugmentConfig, colour_jitter, geometric_matrix, warp_all
 from .tar_stream import tar_samples
@@ -34,27 +37,9 @@ log = logging.getLogger(__name__)
 PACKED = "__packed__"
 
 
-@dataclass(frozen=True)
-class SplitShards:
-    protocol: str
-    split: str
-    urls: list[str]
-    n_samples: int
-
-
 def split_shards(manifests: Path, protocol: str, split: str, shard_dir: Path | None = None) -> SplitShards:
-    """The shard files and sample count of ``protocol/split`` from ``splits.json``."""
-    index = json.loads((manifests / "splits.json").read_text())
-    name = f"{protocol}/{split}"
-    if name not in index["splits"]:
-        known = sorted({s.split("/")[0] for s in index["splits"]})
-        raise KeyError(f"{manifests / 'splits.json'}: no shards for {name}; protocols with shards: {known}")
-    entry = index["splits"][name]
-    folder = shard_dir or Path(index["shard_dir"])
-    for shard in entry["shards"]:
-        if Path(shard).name != shard or not shard.endswith(".tar"):  # a shard list names files of one folder
-            raise ValueError(f"{manifests / 'splits.json'}: {name} lists {shard!r}, not a .tar file name")
-    return SplitShards(protocol, split, [str(folder / shard) for shard in entry["shards"]], int(entry["n_samples"]))
+    """The shard files, sample count and modalities of ``protocol/split`` (a name or alias) from ``splits.json``."""
+    return SplitIndex.load(manifests).split(protocol, split, shard_dir)
 
 
 def _member(sample: dict[str, Any], name: str) -> bytes:
@@ -116,7 +101,7 @@ class SampleDecoder:
 
     def decode(self, sample: dict[str, Any]) -> dict[str, Any]:
         meta = json.loads(sample["json"])
-        images = {name: decode_image(_member(sample, name)) for m in self.modalities for name in (m, f"{m}_di")}
+        images = {name: decode_image(_member(sample, name)) for m in self.modalities for name in image_names(m)}
         source = next(iter(images.values())).shape[0]
         rng = self.rng() if self.train else None
         matrix = geometric_matrix(source, self.augment, rng)

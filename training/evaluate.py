@@ -16,36 +16,24 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
 from pipeline.cli import add_verbosity_arguments, configure_logging
+from pipeline.format.splits import SplitIndex
 from pipeline.params import load_section
 
-from .data import split_shards
+from .checkpoint import load_trained
+from .config import TrainConfig, config_from_args
 from .distributed import setup, teardown
 from .metrics import evaluate_split_scores, write_report
-from .model import SDNet
 from .plots import write_curve_plots
 from .scores import HEAD_PREFIX, read_score_csv, video_scores
 from .scoring import score_windows
-from .train import TrainConfig, build_model, config_from_args, load_checkpoint, split_modalities, split_protocol
 
 log = logging.getLogger(__name__)
-
-
-def load_trained(checkpoint: Path) -> tuple[SDNet, list[str]]:
-    """The checkpoint's SD-Net as it was trained (by the config saved in it) and its training modalities."""
-    state = load_checkpoint(checkpoint)
-    # checkpoints written before the final_head switch existed were trained with the shared head
-    trained_config = TrainConfig(**{"final_head": "shared", **state["config"]})
-    trained = split_modalities(trained_config, "train")
-    model = build_model(replace(trained_config, init_weights=None), trained)
-    model.load_state_dict(state["model"])
-    return model, trained
 
 
 def score_splits(config: TrainConfig, checkpoint: Path, splits: list[str], batch_size: int,
@@ -54,11 +42,11 @@ def score_splits(config: TrainConfig, checkpoint: Path, splits: list[str], batch
     dist = setup()
     model, trained = load_trained(checkpoint)
     model = model.to(dist.device)
-    protocol = split_protocol(config)
+    index = SplitIndex.load(Path(config.manifests))
     scores = []
     for split in splits:
-        shards = split_shards(Path(config.manifests), protocol, split, Path(config.shards))
-        wanted = split_modalities(config, split)
+        shards = index.split(config.protocol, split, Path(config.shards))
+        wanted = list(shards.modalities)
         if wanted == trained:
             # evaluation reports numbers on the whole split or none: a corrupt window stops it
             windows = score_windows(model, shards, trained, batch_size, num_workers, dist.device, dist.world_size,

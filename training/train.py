@@ -14,86 +14,24 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
-from pipeline.io import replace_atomically
+from pipeline.format.splits import SplitIndex
 from pipeline.params import load_section
-from pipeline.protocols import load_spec
 
-from .augment import AugmentConfig
-from .data import CorruptSamples, loader, split_shards, train_pipeline
+from .checkpoint import build_model, load_checkpoint, save_checkpoint
+from .config import TrainConfig, config_from_args
+from .data import CorruptSamples, loader, train_pipeline
 from .distributed import DistInfo, setup, teardown, unwrap
 from .metrics import pad_metrics, threshold_at_eer
-from .model import FINAL_HEADS, SDNet
+from .model import FINAL_HEADS
 from .scores import video_scores
 from .scoring import model_inputs, score_windows
 
 log = logging.getLogger(__name__)
-
-OPTIMIZERS = ("sgd", "adam")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    dataset: str
-    protocol: str
-    manifests: str
-    shards: str
-    out: str
-    width: int = 16
-    static: bool = True
-    dynamic: bool = True
-    shared: bool = True
-    forward_feeding: bool = True
-    backward_feeding: bool = True
-    final_head: str = "whole"
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    lr_milestones: tuple[int, ...] = (15, 20)
-    epochs: int = 25
-    batch_size: int = 64
-    epoch_samples: int | None = None
-    shuffle_buffer: int = 500
-    num_workers: int = 2
-    seed: int = 0
-    input_size: int = 112
-    max_rotation: float = 30.0
-    colour: float = 0.2
-    init_weights: str | None = None
-    fail_on_corrupt: bool = False
-
-    def __post_init__(self) -> None:
-        # a mistyped choice in params.yaml fails here, before any shard is read
-        if self.final_head not in FINAL_HEADS:
-            raise ValueError(f"train.final_head: {self.final_head!r} is not one of {', '.join(FINAL_HEADS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer: {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-
-    @property
-    def augment(self) -> AugmentConfig:
-        return AugmentConfig(self.input_size, self.max_rotation, True, self.colour)
-
-
-def split_modalities(config: TrainConfig, split: str) -> list[str]:
-    spec = load_spec(config.dataset)
-    return list(spec.protocols[spec.resolve(config.protocol)].splits[split].modalities)
-
-
-def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
-    model = SDNet(modalities=tuple(modalities), width=config.width, static=config.static, dynamic=config.dynamic,
-                  shared=config.shared, forward_feeding=config.forward_feeding, backward_feeding=config.backward_feeding,
-                  final_head=config.final_head)
-    if config.init_weights:
-        model.load_imagenet(config.init_weights)
-    return model
-
 
 def build_optimizer(config: TrainConfig, model: torch.nn.Module):
     if config.optimizer == "sgd":
@@ -102,17 +40,6 @@ def build_optimizer(config: TrainConfig, model: torch.nn.Module):
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.lr_milestones), gamma=0.1)
     return optimizer, scheduler
-
-
-def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, config: TrainConfig) -> None:
-    state = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "epoch": epoch, "config": asdict(config)}
-    replace_atomically(path, lambda tmp: torch.save(state, tmp))
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Tensors and plain containers only: ``weights_only=True`` never runs pickled code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: DistInfo) -> dict[str, float]:
@@ -151,10 +78,9 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     share_cpu(config.num_workers, dist)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    modalities, dev_modalities = split_modalities(config, "train"), split_modalities(config, "dev")
-    protocol = split_protocol(config)
-    train_shards = split_shards(Path(config.manifests), protocol, "train", Path(config.shards))
-    dev_shards = split_shards(Path(config.manifests), protocol, "dev", Path(config.shards))
+    index = SplitIndex.load(Path(config.manifests))
+    train_shards, dev_shards = (index.split(config.protocol, split, Path(config.shards)) for split in ("train", "dev"))
+    modalities, dev_modalities = list(train_shards.modalities), list(dev_shards.modalities)
     model = build_model(config, modalities).to(dist.device)
     optimizer, scheduler = build_optimizer(config, model)
     start = 0
@@ -213,19 +139,6 @@ def dev_metrics(videos) -> dict[str, float]:
     return {"dev/eer": eer, "dev/acer": report["acer"], "dev/acer_worst_pai": report["acer_worst_pai"]}
 
 
-def split_protocol(config: TrainConfig) -> str:
-    return load_spec(config.dataset).resolve(config.protocol)
-
-
-def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainConfig:
-    values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
-    values["protocol"] = load_spec(args.dataset).resolve(args.protocol)  # 4@1 and p4.1 train 4_1
-    for key in ("manifests", "shards", "out"):
-        values[key] = str(values[key]).format(dataset=args.dataset, protocol=values["protocol"])
-    values["lr_milestones"] = tuple(values.get("lr_milestones", ()))
-    return TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True)
@@ -251,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     resume, device = args.resume, args.device
     try:
         config = config_from_args(args, params)
-    except ValueError as error:  # a protocol that does not exist, a choice mistyped in params.yaml
-        parser.error(str(error))
+    except (ValueError, KeyError, FileNotFoundError) as error:  # no such protocol, no splits.json, a mistyped choice
+        parser.error(str(error).strip('"'))
     dist = setup(device)
     try:
         run(config, resume=resume, dist=dist)

@@ -2,24 +2,24 @@
 
 Each adapter module provides ``NAME``, ``MODALITIES``, ``scan(root) -> Scan`` and
 ``read_lists(lists_dir) -> list[ListEntry]``. Nothing downstream of the manifests knows which
-dataset it is handling.
+dataset it is handling. Adapters are imported when first asked for, so code that needs only the
+record schema (``pipeline.datasets.records``) does not pay for all four.
 """
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from . import cefa, oulu, siw, surf
-from .records import MODALITIES, ListEntry, Problem, Recording, Scan
-
-ADAPTERS: dict[str, ModuleType] = {module.NAME: module for module in (cefa, surf, oulu, siw)}
+#: Registered dataset names → their adapter modules (inside this package).
+ADAPTER_MODULES: dict[str, str] = {"cefa": "cefa", "surf": "surf", "oulu": "oulu", "siw": "siw"}
+DATASETS = tuple(ADAPTER_MODULES)
 
 
 def get_adapter(name: str) -> ModuleType:
     """The adapter module registered as ``name``; a clear error lists the known names."""
-    try:
-        return ADAPTERS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(ADAPTERS)}") from None
+    if name not in ADAPTER_MODULES:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
+    return importlib.import_module(f"{__name__}.{ADAPTER_MODULES[name]}")
 
 
-__all__ = ["ADAPTERS", "MODALITIES", "ListEntry", "Problem", "Recording", "Scan", "get_adapter"]
+__all__ = ["ADAPTER_MODULES", "DATASETS", "get_adapter"]

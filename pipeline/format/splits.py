@@ -1,0 +1,84 @@
+"""``splits.json``: what a loader needs to know about one dataset's shards, written by the shard stage.
+
+For every protocol split (``4_1/train``, …): its shard files, the samples in each and in all, and the
+modalities a model may use in it (CeFA Protocol 3 trains on one and tests on others); for every
+protocol, its aliases (``4@1``, ``p4.1``). Training and evaluation read this file, the manifests and
+their checkpoint, and nothing else: no protocol definitions, no dataset code.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SPLITS_FILE = "splits.json"
+
+
+@dataclass(frozen=True)
+class SplitShards:
+    protocol: str
+    split: str
+    urls: list[str]
+    n_samples: int
+    modalities: tuple[str, ...] = ()
+
+
+def split_index(shards: list[dict[str, Any]], shard_dir: Path, modalities: dict[str, list[str]],
+                aliases: dict[str, list[str]]) -> dict[str, Any]:
+    """The document: ``shards`` rows (shard, signature, n_samples), ``modalities`` by ``protocol/split``,
+    ``aliases`` by protocol."""
+    splits: dict[str, dict[str, Any]] = {}
+    for row in shards:
+        for split in row["signature"]:
+            entry = splits.setdefault(split, {"shards": [], "shard_samples": [], "n_samples": 0,
+                                              "modalities": list(modalities.get(split, []))})
+            entry["shards"].append(f"{row['shard']}.tar")
+            entry["shard_samples"].append(int(row["n_samples"]))
+            entry["n_samples"] += int(row["n_samples"])
+    protocols = sorted({name.split("/")[0] for name in splits})
+    return {"shard_dir": str(shard_dir), "protocols": {p: {"aliases": sorted(aliases.get(p, []))} for p in protocols},
+            "splits": dict(sorted(splits.items()))}
+
+
+@dataclass(frozen=True)
+class SplitIndex:
+    """A read ``splits.json``."""
+
+    path: Path
+    document: dict[str, Any]
+
+    @classmethod
+    def load(cls, manifests: Path) -> SplitIndex:
+        path = Path(manifests) / SPLITS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run `python -m pipeline.shard` first (it writes the "
+                                    "shards and their index)")
+        return cls(path, json.loads(path.read_text(encoding="utf-8")))
+
+    def names(self) -> list[str]:
+        """Every protocol and alias, for messages: ``4_1 (4@1, p4.1)``."""
+        return [f"{p} ({', '.join(e['aliases'])})" if e["aliases"] else p
+                for p, e in self.document.get("protocols", {}).items()]
+
+    def resolve(self, name: str) -> str:
+        """The protocol a name or alias stands for (``4@1`` → ``4_1``)."""
+        for protocol, entry in self.document.get("protocols", {}).items():
+            if name == protocol or name in entry["aliases"]:
+                return protocol
+        raise KeyError(f"{self.path}: no shards for protocol {name!r}; protocols with shards: "
+                       f"{'; '.join(self.names()) or 'none'}")
+
+    def split(self, protocol: str, split: str, shard_dir: Path | None = None) -> SplitShards:
+        """The shard files (in ``shard_dir``, default the folder the index names), sample count and modalities
+        of ``protocol/split``."""
+        name = f"{self.resolve(protocol)}/{split}"
+        if name not in self.document["splits"]:
+            raise KeyError(f"{self.path}: no shards for {name}")
+        entry = self.document["splits"][name]
+        folder = shard_dir or Path(self.document["shard_dir"])
+        for shard in entry["shards"]:
+            if Path(shard).name != shard or not shard.endswith(".tar"):  # a shard list names files of one folder
+                raise ValueError(f"{self.path}: {name} lists {shard!r}, not a .tar file name")
+        return SplitShards(name.split("/")[0], split, [str(folder / shard) for shard in entry["shards"]],
+                           int(entry["n_samples"]), tuple(entry["modalities"]))

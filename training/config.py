@@ -1,0 +1,71 @@
+"""The settings of one training run: ``params.yaml``'s ``train`` section, the command line over it."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.format.splits import SplitIndex
+
+from .augment import AugmentConfig
+from .model import FINAL_HEADS
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str
+    protocol: str
+    manifests: str
+    shards: str
+    out: str
+    width: int = 16
+    static: bool = True
+    dynamic: bool = True
+    shared: bool = True
+    forward_feeding: bool = True
+    backward_feeding: bool = True
+    final_head: str = "whole"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_milestones: tuple[int, ...] = (15, 20)
+    epochs: int = 25
+    batch_size: int = 64
+    epoch_samples: int | None = None
+    shuffle_buffer: int = 500
+    num_workers: int = 2
+    seed: int = 0
+    input_size: int = 112
+    max_rotation: float = 30.0
+    colour: float = 0.2
+    init_weights: str | None = None
+    fail_on_corrupt: bool = False
+
+    def __post_init__(self) -> None:
+        # a mistyped choice in params.yaml fails here, before any shard is read
+        if self.final_head not in FINAL_HEADS:
+            raise ValueError(f"train.final_head: {self.final_head!r} is not one of {', '.join(FINAL_HEADS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer: {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+
+    @property
+    def augment(self) -> AugmentConfig:
+        return AugmentConfig(self.input_size, self.max_rotation, True, self.colour)
+
+
+def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainConfig:
+    """The command line over ``params`` (the ``train`` section); the protocol is resolved through the
+    manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``), and the path templates filled in."""
+    values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
+    values["lr_milestones"] = tuple(values.get("lr_milestones", ()))
+    # the settings are checked (TrainConfig's own checks) before any file is read
+    config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
+    manifests = config.manifests.format(dataset=args.dataset)
+    protocol = SplitIndex.load(Path(manifests)).resolve(args.protocol)
+    return replace(config, protocol=protocol, manifests=manifests,
+                   shards=config.shards.format(dataset=args.dataset, protocol=protocol),
+                   out=config.out.format(dataset=args.dataset, protocol=protocol))
