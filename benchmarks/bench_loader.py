@@ -33,6 +33,7 @@ import torch
 from common import DATASETS, all_shards, bench_shards, best_of, header, stage_config, table, training_step, verdict
 from bench_dynamic import loop_float64
 from pipeline import faces
+from pipeline.datasets.oulu import read_eye_file
 from pipeline.datasets.probe import numbered_frames
 from pipeline.dynamic import quantise
 from pipeline.format.images import IMAGE_FORMATS, decode_image, encode_image
@@ -122,7 +123,7 @@ class PeerDataset(torch.utils.data.Dataset):
                       for row in windows.itertuples(index=False)]
         self.files = {p: numbered_frames(self.root / p) for v, _ in self.items for m in modalities
                       if (self.root / (p := v[f"path_{m}"])).is_dir()}
-        self.eyes = {v["annotation_path"]: faces.read_eye_file(self.root / v["annotation_path"])
+        self.eyes = {v["annotation_path"]: read_eye_file(self.root / v["annotation_path"])
                      for v, _ in self.items if v["face_source"] == "eyes"}
         self._rng: np.random.Generator | None = None
 

@@ -72,6 +72,7 @@ def full_hd_frame_costs(config: StageConfig) -> tuple[float, float, float]:
     import decord
 
     from pipeline import faces
+    from pipeline.datasets.oulu import read_eye_file
 
     videos = pd.read_parquet(config.manifests / "videos.parquet")
     frame = decord.VideoReader(str(config.root / videos["path_rgb"].iloc[0]), num_threads=1)[0].asnumpy()
@@ -79,7 +80,7 @@ def full_hd_frame_costs(config: StageConfig) -> tuple[float, float, float]:
     big = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_CUBIC)
     data = cv2.imencode(".jpg", big)[1]
     scale = 1080 / frame.shape[0]  # the recording's own eye positions, scaled like the frame
-    eyes = next(iter(faces.read_eye_file(config.root / videos["annotation_path"].iloc[0]).values()))[None] * scale
+    eyes = next(iter(read_eye_file(config.root / videos["annotation_path"].iloc[0]).values()))[None] * scale
     geometry = faces.eye_geometry(eyes, config.sample.crop_size)
     decode = best_of(lambda: [cv2.imdecode(data, cv2.IMREAD_COLOR) for _ in range(10)], 3) / 10
     crop = best_of(lambda: faces.crop([big] * 7, [geometry] * 7), 3) / 7

@@ -23,6 +23,9 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from . import faces
+from .datasets.oulu import read_eye_file
+from .datasets.records import AnnotationError
+from .datasets.siw import read_face_file
 from .detectors import Detector, make_detector
 
 log = logging.getLogger(__name__)
@@ -140,8 +143,8 @@ def face_source_for(video: dict[str, Any], root: Path, backend: str, size: int, 
     path = root / video["annotation_path"]
     try:
         if source == "eyes":
-            return EyePositions(faces.read_eye_file(path), video["annotation_path"], detector)
-        return FaceBoxes(faces.fill_gaps(faces.read_face_file(path)), video["annotation_path"], detector)
-    except (OSError, faces.AnnotationError) as error:
+            return EyePositions(read_eye_file(path), video["annotation_path"], detector)
+        return FaceBoxes(faces.fill_gaps(read_face_file(path)), video["annotation_path"], detector)
+    except (OSError, AnnotationError) as error:
         log.warning("%s: annotation unusable, falling back to the detector: %s", video["video_id"], error)
         return DetectorFaces(backend, size, padding, issue=str(error))

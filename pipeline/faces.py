@@ -29,9 +29,9 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
+
+from .errors import BadData
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,12 @@ Box = tuple[float, float, float, float]
 ASPECT_TOLERANCE = 0.02
 
 
-class AnnotationError(ValueError):
-    """An annotation file that does not follow its format; names the file and the line."""
-
-
-class NoGeometry(Exception):
+class NoGeometry(BadData):
     """A window for which no crop can be found; ``reason`` is the reject category, ``detail`` says why."""
 
     def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
+        super().__init__(detail)
         self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ def box_geometry(box: Box, size: int, padding: float, method: str) -> CropGeomet
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * (1.0 + 2.0 * padding)
     if side <= 0:
-        raise ValueError(f"empty face box {box}")
+        raise NoGeometry("no_face", f"empty face box {box}")
     cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
     scale = size / side
     matrix = np.array([[scale, 0.0, size / 2.0 - scale * cx], [0.0, scale, size / 2.0 - scale * cy]])
@@ -231,22 +226,6 @@ def _rescaled(geometry: CropGeometry, sx: float, sy: float) -> CropGeometry:
 
 
 # -- eye positions (OULU-NPU) ---------------------------------------------------------------------
-def read_eye_file(path: Path) -> dict[int, np.ndarray]:
-    """``frame, x_right_eye, y_right_eye, x_left_eye, y_left_eye`` lines → frame → (4,) float array."""
-    eyes = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            frame, *coords = (float(v) for v in line.replace(",", " ").split())
-            if len(coords) != 4:
-                raise ValueError(f"{len(coords) + 1} values, expected 5")
-        except ValueError as error:
-            raise AnnotationError(f"{path}:{number}: {line!r}: {error}") from None
-        eyes[int(frame)] = np.array(coords)
-    return eyes
-
-
 def eye_geometry(eyes: np.ndarray, size: int) -> CropGeometry:
     """Similarity transform putting the mean eye positions of a window at :data:`EYE_TARGETS`.
 
@@ -277,21 +256,6 @@ def check_inside(points: np.ndarray, width: int, height: int, what: str) -> None
 
 
 # -- face boxes (SiW) -----------------------------------------------------------------------------
-def read_face_file(path: Path) -> np.ndarray:
-    """``x1 y1 x2 y2`` per frame → ``(n, 4)`` float array, NaN rows where the file says ``0 0 0 0``."""
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        try:
-            values = [float(v) for v in line.split()]
-            if len(values) != 4:
-                raise ValueError(f"{len(values)} values, expected 4")
-        except ValueError as error:
-            raise AnnotationError(f"{path}:{number}: {line!r}: {error}") from None
-        x1, y1, x2, y2 = values
-        rows.append(values if x2 > x1 and y2 > y1 else [math.nan] * 4)
-    return np.array(rows, dtype=float).reshape(-1, 4)
-
-
 def fill_gaps(boxes: np.ndarray) -> np.ndarray:
     """Replace missing (NaN) rows by the nearest annotated frame's box; all-NaN stays NaN."""
     valid = np.flatnonzero(~np.isnan(boxes).any(axis=1))

@@ -15,15 +15,17 @@ import numpy as np
 
 from .datasets.probe import VIDEO_SUFFIXES, numbered_frames
 from .datasets.records import ScanError
+from .errors import BadData
 
 
-class DecodeError(RuntimeError):
+class DecodeError(BadData):
     """A frame or video cannot be decoded; the message names the file and what is wrong."""
+
+    reason = "decode_error"
 
     def __init__(self, path: Path | str, detail: str):
         super().__init__(f"{path}: {detail}")
         self.path = str(path)
-        self.detail = detail
 
 
 class FrameSource(Protocol):

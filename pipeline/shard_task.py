@@ -20,7 +20,7 @@ from typing import Any
 
 from .datasets.probe import numbered_frames
 from .format.tars import TarWriter
-from .frames import DecodeError
+from .errors import BadData
 from .io import write_json_atomic
 from .plan import ShardPlan, reject_row, source_paths
 from .samples import SampleConfig, recording_samples
@@ -31,7 +31,7 @@ PARTS = "_parts"
 #: Errors that mean "this recording's data is bad": they become rejects. Anything else is a bug
 #: (or the machine: a full disk) and fails the task, so it is retried or reported, never hidden.
 #: (Bad annotations never get here: the window falls back to the detector and says why.)
-DATA_ERRORS = (DecodeError, ValueError)
+DATA_ERRORS = (BadData,)
 
 
 def plan_digest(plan: ShardPlan) -> str:
@@ -143,6 +143,5 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
     return result
 
 
-def _failed(video_id: str, error: Exception) -> dict[str, Any]:
-    reason = "decode_error" if isinstance(error, DecodeError) else "bad_data"
-    return reject_row(video_id, None, "shard", reason, str(error))
+def _failed(video_id: str, error: BadData) -> dict[str, Any]:
+    return reject_row(video_id, None, "shard", error.reason, str(error))

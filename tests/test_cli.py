@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import demo, index, report, shard, verify
+from pipeline import index, shard, verify
+from pipeline.demo import cli as demo
+from pipeline.report import cli as report
 from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
 from pipeline.shard import StageConfig, StageSummary, format_summary
 from training import evaluate, train

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from pipeline import demo
-from pipeline.demo_render import RenderSpec, render
+from pipeline.demo import layouts
+from pipeline.demo.cli import main as demo_main
+from pipeline.demo.render import RenderSpec, render
 from pipeline.faces import BLACK_LEVEL
 
 from .videos import frame_types
@@ -163,7 +165,7 @@ def test_cefa_public_layout(built):
         assert rec.video_id == rec.rel_path.rsplit("/", 1)[1]
         if m := CEFA_2D.fullmatch(rec.rel_path):
             eth, sid, race = m[1], int(m[2]), int(m[3])
-            assert demo.ETHNICITIES[race] == eth and rec.subject == f"{eth}-{m[2]}"
+            assert layouts.ETHNICITIES[race] == eth and rec.subject == f"{eth}-{m[2]}"
             codes[rec.subject].add("_".join(m.group(4, 5, 6)))
             splits[eth].add("train" if sid < 200 else "dev" if sid < 300 else "test")
         else:
@@ -202,7 +204,7 @@ def test_cefa_challenge_layout_and_lists(built):
         assert all(len(p.name) == 6 for p in (root / split).iterdir())
     for rec in recs:
         assert_frame_folders(root, rec, ("profile", "depth", "ir"))
-    for k, eth in demo.ETHNICITIES.items():
+    for k, eth in layouts.ETHNICITIES.items():
         lines = (root / f"4@{k}_train.txt").read_text().splitlines()
         # one line per frame number every modality has
         paired = [set.intersection(*map(set, r.frame_numbers.values())) for r in train if r.rel_path[6] == str(k)]
@@ -299,7 +301,7 @@ def test_siw_layout(built):
 def test_same_seed_same_bytes(built, dataset, tmp_path, monkeypatch):
     root, _ = built(dataset)
     if dataset == "oulu":  # one user is enough: its files must equal the full run's
-        monkeypatch.setattr(demo, "OULU_USERS", {"Dev_files": [21]})
+        monkeypatch.setattr(layouts, "OULU_USERS", {"Dev_files": [21]})
     demo.generate(dataset, tmp_path, size="tiny")
     again, first = tree_hashes(tmp_path), tree_hashes(root)
     assert again and all(first[path] == digest for path, digest in again.items()
@@ -310,7 +312,7 @@ def test_same_seed_same_bytes(built, dataset, tmp_path, monkeypatch):
 def test_other_seed_other_bytes(built, dataset, tmp_path, monkeypatch):
     root, _ = built(dataset)
     if dataset == "oulu":
-        monkeypatch.setattr(demo, "OULU_USERS", {"Dev_files": [21]})
+        monkeypatch.setattr(layouts, "OULU_USERS", {"Dev_files": [21]})
     demo.generate(dataset, tmp_path, size="tiny", seed=1)
     other, first = tree_hashes(tmp_path), tree_hashes(root)
     written = [p for p in other if not p.endswith((".json", ".txt"))]
@@ -457,7 +459,7 @@ def test_cli_help():
 
 def test_main_writes_a_tree(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="pipeline.demo"):
-        demo.main(["--dataset", "surf", "--out", str(tmp_path), "--size", "tiny", "--seed", "3"])
+        demo_main(["--dataset", "surf", "--out", str(tmp_path), "--size", "tiny", "--seed", "3"])
     assert len(list(tmp_path.glob("CASIA_SURF/Data/*/*_part/*/*.rssdk/color/1.jpg"))) == 12
     assert json.loads((tmp_path / "demo-surf.json").read_text())["seed"] == 3
     assert any("wrote 12 surf recordings" in r.getMessage() for r in caplog.records)
@@ -469,7 +471,7 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="challenge"):
         demo.generate("oulu", tmp_path, release="challenge")
     with pytest.raises(SystemExit):
-        demo.main(["--dataset", "siw", "--out", str(tmp_path), "--release", "challenge"])
+        demo_main(["--dataset", "siw", "--out", str(tmp_path), "--release", "challenge"])
 
 
 @pytest.mark.slow
@@ -478,8 +480,8 @@ def test_full_size_videos_are_full_hd_long_gop_h264_with_b_frames(tmp_path, monk
     then P- and B-frames), so a decode benchmark on it pays what real data costs. One video suffices."""
     from pipeline.datasets.probe import video_frame_count
 
-    monkeypatch.setattr(demo, "SIW_IDS", {"Train": [3]})
-    monkeypatch.setattr(demo, "_siw_codes", lambda n_live: [(1, 1, 1, 1)])
+    monkeypatch.setattr(layouts, "SIW_IDS", {"Train": [3]})
+    monkeypatch.setattr(layouts, "_siw_codes", lambda n_live: [(1, 1, 1, 1)])
     recs = demo.generate("siw", tmp_path, size="full")
     assert len(recs) == 1
     video = tmp_path / recs[0].rel_path

@@ -8,6 +8,9 @@ import pytest
 import torch
 
 from pipeline import faces
+from pipeline.datasets.oulu import read_eye_file
+from pipeline.datasets.records import AnnotationError
+from pipeline.datasets.siw import read_face_file
 from pipeline.detectors import FAN_WEIGHTS, FaceAlignmentDetector, make_detector
 
 
@@ -27,24 +30,24 @@ def test_eye_geometry_puts_the_eyes_at_their_targets():
 def test_face_file_gaps_are_filled_from_the_nearest_annotated_frame(tmp_path):
     path = tmp_path / "clip.face"
     path.write_text("0 0 0 0\n10 10 50 50\n0 0 0 0\n0 0 0 0\n20 20 60 60\n0 0 0 0\n")
-    boxes = faces.read_face_file(path)
+    boxes = read_face_file(path)
     assert np.isnan(boxes[0]).all() and boxes[1].tolist() == [10, 10, 50, 50]
     filled = faces.fill_gaps(boxes)
     assert [row[0] for row in filled] == [10, 10, 10, 20, 20, 20]  # frame 2 is nearer to 1, frame 3 to 4
     assert faces.window_box(filled[2:5]) == (10.0, 10.0, 60.0, 60.0)  # the union keeps the moving face
     path.write_text("1 2 3\n")
-    with pytest.raises(faces.AnnotationError, match=r"clip.face:1: '1 2 3': 3 values"):
-        faces.read_face_file(path)
+    with pytest.raises(AnnotationError, match=r"clip.face:1: '1 2 3': 3 values"):
+        read_face_file(path)
 
 
 def test_eye_file_format_and_errors(tmp_path):
     path = tmp_path / "1_1_01_1.txt"
     path.write_text("0, 139, 95, 175, 97\n1,140,95,176,97\n")
-    eyes = faces.read_eye_file(path)
+    eyes = read_eye_file(path)
     assert sorted(eyes) == [0, 1] and eyes[1].tolist() == [140, 95, 176, 97]
     path.write_text("0, 139, 95\n")
-    with pytest.raises(faces.AnnotationError, match=r"1_1_01_1.txt:1"):
-        faces.read_eye_file(path)
+    with pytest.raises(AnnotationError, match=r"1_1_01_1.txt:1"):
+        read_eye_file(path)
 
 
 def test_foreground_box_and_square_padding():
@@ -148,9 +151,9 @@ def _release_window(still: bool, seed: int = 0) -> tuple[dict[str, list[np.ndarr
     vary, depth and IR at half scale), and as a clean recording (one size, one grid); both JPEG-coded."""
     import cv2
 
-    from pipeline.demo import JPEG_PARAMS
-    from pipeline.demo_crops import STREAMS, _detect_and_cut, _resized
-    from pipeline.demo_render import RenderSpec, render, rng_for
+    from pipeline.demo.write import JPEG_PARAMS
+    from pipeline.demo.crops import STREAMS, _detect_and_cut, _resized
+    from pipeline.demo.render import RenderSpec, render, rng_for
 
     def jpeg(image: np.ndarray) -> np.ndarray:
         return cv2.imdecode(cv2.imencode(".jpg", image, JPEG_PARAMS)[1], cv2.IMREAD_UNCHANGED)

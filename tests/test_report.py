@@ -18,10 +18,10 @@ import pytest
 
 from pipeline.index import build_index, write_index
 from pipeline.report import ReportConfig, build_report
-from pipeline.report import main as report_main
+from pipeline.report.cli import main as report_main
 from pipeline.report import sample_tiles
-from pipeline.report_data import attribute_columns, attribute_table, load_manifests
-from pipeline.report_sheets import LABEL_BAR, MISSING
+from pipeline.report.data import attribute_columns, attribute_table, load_manifests
+from pipeline.report.sheets import LABEL_BAR, MISSING
 from pipeline.format.images import decode_image, encode_image
 from pipeline.format.tars import read_tar_samples
 from pipeline.samples import SampleConfig
@@ -155,7 +155,7 @@ def test_attribute_tables_count_every_recording_under_its_own_value(damaged_cefa
 def test_pairing_tables_agree_with_the_raw_tree(damaged_cefa):
     """Frame sizes, lost frame numbers and the windows that needed size or gap handling, against what is on
     disk: every frame file a window read, opened here, and every modality's folder listed here."""
-    from pipeline.report_data import frame_size_table, gap_table, handling_table, scan_shards
+    from pipeline.report.data import frame_size_table, gap_table, handling_table, scan_shards
 
     config, _, _ = damaged_cefa
     m = load_manifests(config.manifests)

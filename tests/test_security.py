@@ -117,7 +117,7 @@ def test_the_report_never_reads_a_manifest_path_outside_the_raw_root(tmp_path):
     import cv2
     import pandas as pd
 
-    from pipeline.report_data import first_frames
+    from pipeline.report.data import first_frames
 
     outside = tmp_path / "outside" / "color"
     outside.mkdir(parents=True)

@@ -126,8 +126,8 @@ def clean_recording_ious() -> list[float]:
     """RGB-depth face-mask overlaps on clean recordings: depth registered to RGB at half its resolution (as
     RealSense's 640×480 beside 1280×720), one geometry per window mapped by the size ratio. Mask edges at
     half resolution are softer, so even these overlaps are below 1."""
-    from pipeline.demo_crops import _resized
-    from pipeline.demo_render import RenderSpec, render
+    from pipeline.demo.crops import _resized
+    from pipeline.demo.render import RenderSpec, render
 
     overlaps = []
     for tone, kind in (("AF", "bonafide"), ("CA", "bonafide"), ("EA", "print"), ("AF", "mask3d")):

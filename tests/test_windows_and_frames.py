@@ -101,8 +101,8 @@ def test_long_gop_h264_with_b_frames_is_read_frame_accurately(tmp_path):
     a front-to-back decode gives, and their crops agree with an intra-only copy of the same frames: a
     decoder that returned a neighbour would show the frame-number stripe in the wrong place."""
     from pipeline import faces
-    from pipeline.demo_render import RenderSpec, render
-    from pipeline.demo_video import write_h264
+    from pipeline.demo.render import RenderSpec, render
+    from pipeline.demo.video import write_h264
     from pipeline.plan import recording_windows
 
     shot = render(RenderSpec("1_1_01_1", "oulu-01", "bonafide", 60, 320, 240, scene=True), 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipeline.demo_video import ffmpeg_executable
+from pipeline.demo.video import ffmpeg_executable
 
 
 def frame_types(path: Path) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.io import write_bytes_atomic
-from pipeline.report_plots import figure_png
+from pipeline.figures import figure_png
 
 from .metrics import det_points, pad_metrics, plottable_splits, roc_points
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .listfiles import BinaryLabels, read_list_files
 from .probe import locate, video_frame_count
-from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
+from .records import AnnotationError, ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
 
@@ -139,3 +140,20 @@ def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[st
             for video_id, bonafide, attack in zip(rows["video_id"], rows["is_bonafide"], rows["attack_type"])
         ]
     return files
+
+
+# -- the eye-position files beside each video ---------------------------------------------------
+def read_eye_file(path: Path) -> dict[int, np.ndarray]:
+    """``frame, x_right_eye, y_right_eye, x_left_eye, y_left_eye`` lines → frame → (4,) float array."""
+    eyes = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            frame, *coords = (float(v) for v in line.replace(",", " ").split())
+            if len(coords) != 4:
+                raise ValueError(f"{len(coords) + 1} values, expected 5")
+        except ValueError as error:
+            raise AnnotationError(f"{path}:{number}: {line!r}: {error}") from None
+        eyes[int(frame)] = np.array(coords)
+    return eyes

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import BadData
+
 MODALITIES = ("rgb", "depth", "ir")
 
 #: Attack types known to the pipeline; ``bonafide`` is the only live class. ``unknown`` is an attack
@@ -34,6 +36,12 @@ class RecordError(ValueError):
         super().__init__(f"{field_name}={value!r}: expected {expected}")
         self.field_name = field_name
         self.value = value
+
+
+class AnnotationError(BadData):
+    """An annotation file (eye positions, face boxes) that does not follow its format; names the file and line."""
+
+    reason = "bad_annotation"
 
 
 class ScanError(ValueError):

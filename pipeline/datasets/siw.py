@@ -10,14 +10,16 @@ the opposite of CeFA and CASIA-SURF.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .listfiles import BinaryLabels, read_list_files
 from .probe import locate, video_frame_count
-from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
+from .records import AnnotationError, ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
 
@@ -106,3 +108,19 @@ def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[st
             for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
         ]
     return files
+
+
+# -- the .face box files beside each video -------------------------------------------------------
+def read_face_file(path: Path) -> np.ndarray:
+    """``x1 y1 x2 y2`` per frame → ``(n, 4)`` float array, NaN rows where the file says ``0 0 0 0``."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        try:
+            values = [float(v) for v in line.split()]
+            if len(values) != 4:
+                raise ValueError(f"{len(values)} values, expected 4")
+        except ValueError as error:
+            raise AnnotationError(f"{path}:{number}: {line!r}: {error}") from None
+        x1, y1, x2, y2 = values
+        rows.append(values if x2 > x1 and y2 > y1 else [math.nan] * 4)
+    return np.array(rows, dtype=float).reshape(-1, 4)

@@ -1,9 +1,9 @@
 """The report's distribution plots (matplotlib, Agg: no display needed), as PNG bytes."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
+
+from ..figures import figure_png
 
 FIGSIZE, DPI = (6.4, 3.2), 100
 
@@ -27,13 +27,6 @@ def histogram_png(series: dict[str, np.ndarray], title: str, xlabel: str) -> byt
         axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes)
     axes.set(title=title, xlabel=xlabel, ylabel="count")
     return figure_png(figure)
-
-
-def figure_png(figure) -> bytes:
-    """A matplotlib figure as PNG bytes, without the version string: the same plot gives the same bytes."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def _bins(low: float, high: float) -> np.ndarray:

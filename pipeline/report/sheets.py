@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .io import write_bytes_atomic
+from ..io import write_bytes_atomic
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 LINE = 18  # label line height

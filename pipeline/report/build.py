@@ -1,18 +1,6 @@
-"""Stage ``report``: what the pipeline made, for a researcher to look at before training.
-
-    python -m pipeline.report --dataset cefa [--root DIR] [--manifests DIR] [--shards DIR] [--out DIR]
-                              [--per-type N] [--params FILE]
-
-Writes into ``<out>`` (default ``reports/<dataset>``): ``sheets/<attack type>.png`` (per attack type, a
-grid of samples, every modality's static crop beside its dynamic image, labelled with the recording
-id), ``sheets/rejects.png`` (first frames of rejected recordings with their reasons), ``plots/*.png``
-(frame counts, crop sizes) and ``report.html``, one self-contained page with the counts per attribute
-and per protocol split, the plots and the sheets. Paths default to ``params.yaml`` (section ``shard``;
-the raw root from the ``raw`` mapping).
-"""
+"""Building the report: read the manifests and the shards, compose the sheets and plots, write the page."""
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,16 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import report_data as data
-from . import report_html as html
-from .cli import add_verbosity_arguments, configure_logging
-from .datasets.records import MODALITIES
-from .io import write_bytes_atomic
-from .params import dataset_path, load_section, raw_root
-from .report_plots import histogram_png
-from .report_sheets import Sheet, compose_sheet
-from .format.images import decode_image
-from .format.members import image_member
+from ..datasets.records import MODALITIES
+from ..format.images import decode_image
+from ..format.members import image_member
+from ..io import write_bytes_atomic
+from . import data
+from . import html
+from .plots import histogram_png
+from .sheets import Sheet, compose_sheet
 
 log = logging.getLogger(__name__)
 
@@ -218,45 +204,3 @@ def _rejects_section(config: ReportConfig, m: data.Manifests, sheet: Sheet | Non
         parts.append(_figure("rejects", sheet, ids))
     parts.append(html.table_html(listed.assign(window=listed["window"].astype(str)), "rejects", note))
     return "".join(parts)
-
-
-def config_from_args(args: argparse.Namespace, params: dict, root: Path) -> ReportConfig:
-    """Paths from the command line, else the ``shard`` section's; ``root``: the raw root from ``raw``."""
-    def pick(name: str, template: str) -> Path:
-        value = getattr(args, name)
-        return Path(value) if value else dataset_path(template, args.dataset)
-
-    return ReportConfig(
-        dataset=args.dataset, root=Path(args.root) if args.root else root, manifests=pick("manifests", params["manifests"]),
-        shards=pick("shards", params["out"]), out=pick("out", "reports/{dataset}"), per_type=args.per_type,
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
-    parser.add_argument("--root", help="raw dataset root, for rejected recordings' frames (default: the dataset's "
-                                       "line in params.yaml raw)")
-    parser.add_argument("--manifests", help="manifest folder (default: shard.manifests)")
-    parser.add_argument("--shards", help="folder of the .tar shards (default: shard.out)")
-    parser.add_argument("--out", help="report folder (default: reports/<dataset>)")
-    parser.add_argument("--per-type", type=int, default=8, dest="per_type", help="recordings per attack-type sheet")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths from")
-    add_verbosity_arguments(parser)
-    args = parser.parse_args(argv)
-    configure_logging(args)
-    root = None if args.root else raw_root(args.dataset, args.params)
-    config = config_from_args(args, load_section("shard", args.params), root)
-    try:
-        result = build_report(config)
-    except FileNotFoundError as error:
-        log.error("%s", error)
-        return 2
-    sheets = "\n".join(f"    {path}" for path in result.sheet_paths.values())
-    log.info("report of %s in %.1f s\n  page    %s\n  sheets\n%s\n  plots   %s", config.dataset, result.seconds,
-             result.html, sheets, config.out / "plots")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .datasets import get_adapter
-from .index import videos_table
-from .protocols import apply_spec, load_spec
+from ..datasets import get_adapter
+from ..index import videos_table
+from ..protocols import apply_spec, load_spec
 
 log = logging.getLogger(__name__)
 

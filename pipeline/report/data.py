@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cli import progress_enabled
-from .datasets.records import MODALITIES, manifest_frame_numbers
-from .format.members import split_member_name
-from .format.tars import tar_members
-from .frames import DecodeError, open_source
-from .paths import escapes_root
-from .protocols import SPLITS
-from .windows import frame_step
+from ..cli import progress_enabled
+from ..datasets.records import MODALITIES, manifest_frame_numbers
+from ..format.members import split_member_name
+from ..format.tars import tar_members
+from ..frames import DecodeError, open_source
+from ..paths import escapes_root
+from ..protocols import SPLITS
+from ..windows import frame_step
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .demo_render import Rendered
+from .render import Rendered
 
 #: The streams a release detected faces in, and the modalities each holds.
 STREAMS = {"rgb": ("rgb",), "aligned": ("depth", "ir")}

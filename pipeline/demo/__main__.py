@@ -1,0 +1,4 @@
+"""``python -m pipeline.demo``."""
+from .cli import main
+
+main()

@@ -1,0 +1,4 @@
+"""``python -m pipeline.report``."""
+from .cli import main
+
+raise SystemExit(main())
