@@ -9,13 +9,24 @@ from typing import Any, Callable
 import pandas as pd
 
 
-def _temporary(path: Path) -> Path:
+#: What a temporary name looks like (see :func:`temporary_path`): what a clean-up may remove.
+TEMPORARY_GLOB = ".*.tmp-*"
+
+
+def temporary_path(path: Path) -> Path:
+    """The name ``path`` is written under until it is complete: hidden, beside it, unique to this process."""
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Remove what interrupted writes left in ``folder`` (names made by :func:`temporary_path` only)."""
+    for leftover in folder.glob(TEMPORARY_GLOB):
+        leftover.unlink(missing_ok=True)
 
 
 def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it over ``path``."""
-    tmp = _temporary(path)
+    tmp = temporary_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .cli import add_verbosity_arguments, configure_logging, progress_enabled
 from .format.splits import SPLITS_FILE, split_index
-from .io import write_json_atomic, write_parquet_atomic
+from .io import remove_temporaries, write_json_atomic, write_parquet_atomic
 from .params import dataset_path, load_section, raw_root
 from .plan import SHARD_NAME, ShardPlan, plan_shards, reject_row
 from .protocols import load_spec
@@ -111,8 +111,8 @@ def _remove_leftovers(out: Path, planned: set[str]) -> None:
 
     Only tars named like ours are touched: ``--out`` pointed at a folder of other files loses none.
     """
-    for tmp in [*out.glob(".*.tmp-*"), *(out / PARTS).glob(".*.tmp-*")]:
-        tmp.unlink()
+    remove_temporaries(out)
+    remove_temporaries(out / PARTS)
     for tar in out.glob("*.tar"):
         if SHARD_NAME.fullmatch(tar.stem) and tar.stem not in planned:
             log.info("removing %s: not part of the current plan", tar.name)

@@ -21,7 +21,7 @@ from typing import Any
 from .datasets.probe import numbered_frames
 from .format.tars import TarWriter
 from .errors import BadData
-from .io import write_json_atomic
+from .io import temporary_path, write_json_atomic
 from .plan import ShardPlan, reject_row, source_paths
 from .samples import SampleConfig, recording_samples
 
@@ -103,7 +103,7 @@ def write_shard(plan: ShardPlan, root: str, out_dir: str, config: SampleConfig) 
     out = Path(out_dir)
     sources = sources_digest(plan, Path(root))  # before reading: a file changed meanwhile redoes the shard
     final = out / f"{plan.name}.tar"
-    tmp = out / f".{plan.name}.tar.tmp-{os.getpid()}"
+    tmp = temporary_path(final)
     samples, rejects = [], []
     try:
         with open(tmp, "wb") as handle, TarWriter(handle) as tar:

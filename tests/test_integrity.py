@@ -113,6 +113,32 @@ def test_loader_fails_fast_when_asked(shard_copy):
         list(iterate_eval(split, ["rgb"], 3, 0, fail_fast=True))
 
 
+def test_a_split_whose_samples_all_fail_stops_training_instead_of_spinning(shard_copy):
+    """Skipping has a budget: every image corrupt, the resampled stream would skip forever; it stops with a
+    message after MAX_CONSECUTIVE_CORRUPT corrupt samples in a row."""
+    from training.data import MAX_CONSECUTIVE_CORRUPT
+
+    shards, _ = shard_copy
+    for tar in shards.glob("*.tar"):
+        write_tar(tar, [(n, b"not an image" if ".rgb." in n else d) for n, d in tar_members(tar)])
+    pipeline = train_pipeline(split_of(shards), ["rgb"], batch_size=4, epoch_samples=40, seed=3)
+    with pytest.raises(RuntimeError, match=rf"{MAX_CONSECUTIVE_CORRUPT + 1} corrupt samples in a row.*pipeline.verify"):
+        list(loader(pipeline, 0))
+
+
+def test_a_missing_shard_or_a_bug_is_raised_at_once_not_skipped(shard_copy, monkeypatch):
+    from training.data import SampleDecoder
+
+    shards, victim = shard_copy
+    split = split_of(shards)
+    victim.unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(victim.name)):
+        list(loader(train_pipeline(split, ["rgb"], batch_size=4, epoch_samples=40, seed=3), 0))
+    monkeypatch.setattr(SampleDecoder, "decode", lambda self, sample: None + 1)  # a TypeError of our own code
+    with pytest.raises(TypeError):
+        list(iterate_eval(SplitShards("p", "test", split.urls[1:], 1), ["rgb"], 3, 0))
+
+
 def test_training_stream_survives_a_truncated_tar(shard_copy):
     shards, victim = shard_copy
     split = split_of(shards)

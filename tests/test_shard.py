@@ -357,6 +357,31 @@ def test_a_repaired_frame_is_read_again_on_the_next_run(demo_root, tmp_path):
     assert second.samples == first.samples + 1 and verify(config.out, config.manifests) == []
 
 
+def test_bad_data_becomes_a_reject_but_a_bug_fails_its_shard(demo_manifests, tmp_path, monkeypatch):
+    """A ValueError raised by our own code is a bug, not a property of the recording: the shard fails (and
+    is retried or reported); only BadData (an unreadable file, no face) is filed as a reject."""
+    from pipeline import shard_task
+    from pipeline.frames import DecodeError
+
+    root, manifests = demo_manifests("surf")
+
+    def broken(task, root, config):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(shard_task, "recording_samples", broken)
+    summary = run(stage_config(root, copy_index_manifests(manifests, tmp_path / "m1"), tmp_path / "s1"))
+    assert summary.failed_shards and summary.samples == 0
+    assert set(pd.read_parquet(tmp_path / "m1" / "rejects.parquet")["reason"]) == {"task_failed"}
+
+    def unreadable(task, root, config):
+        raise DecodeError(root / "x.jpg", "not a readable image")
+
+    monkeypatch.setattr(shard_task, "recording_samples", unreadable)
+    summary = run(stage_config(root, copy_index_manifests(manifests, tmp_path / "m2"), tmp_path / "s2"))
+    assert not summary.failed_shards
+    assert set(pd.read_parquet(tmp_path / "m2" / "rejects.parquet")["reason"]) == {"decode_error"}
+
+
 def test_strict_turns_rejects_into_a_failing_exit(demo_root, tmp_path):
     source, _ = demo_root("surf")
     raw = tmp_path / "raw"

@@ -206,3 +206,12 @@ def test_the_readme_paper_configuration_gives_the_papers_recipe(cefa_shards):
     assert (config.width, config.batch_size, config.epochs, config.lr_milestones) == (64, 64, 25, (15, 20))
     assert (config.input_size, config.max_rotation, config.final_head) == (112, 30, "whole") and config.colour > 0
     assert (config.optimizer, config.lr) == ("adam", 0.001)  # the README says why not the paper's 0.1
+
+
+def test_training_pointed_at_a_missing_shard_folder_stops_at_once_and_says_where(cefa_shards, tmp_path):
+    """It used to run for good, skipping "No such file" about 50,000 times a second."""
+    command = [sys.executable, "-m", "training.train", "--dataset", "cefa", "--protocol", "4@1",
+               "--manifests", str(cefa_shards.manifests), "--shards", str(tmp_path / "wrong folder")]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"splits.json expects the shards in {tmp_path / 'wrong folder'}" in done.stderr, done.stderr

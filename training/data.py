@@ -42,10 +42,23 @@ def split_shards(manifests: Path, protocol: str, split: str, shard_dir: Path | N
     return SplitIndex.load(manifests).split(protocol, split, shard_dir)
 
 
+#: Errors that mean a sample or a tar is damaged: skipped within the budget. Anything else (a shard file
+#: that is not there, a TypeError or NameError of our own code) stops the run at once.
+DATA_ERRORS = (ValueError, cv2.error)
+#: Corrupt samples in a row after which the shards count as broken and the run stops.
+MAX_CONSECUTIVE_CORRUPT = 20
+#: Skips logged one by one before the log shows only every hundredth.
+LOGGED_SKIPS = 5
+
+
+class CorruptSample(ValueError):
+    """A sample whose members are missing or do not decode; the message names the shard and the key."""
+
+
 def _member(sample: dict[str, Any], name: str) -> bytes:
     data = image_member(sample, name)
     if data is None:
-        raise KeyError(f"sample {sample.get('__key__')} in {sample.get('__url__')} has no {name} image")
+        raise CorruptSample(f"no {name} image")
     return data
 
 
@@ -53,20 +66,34 @@ class CorruptSamples:
     """What happens to a sample (or the rest of a tar) that does not read: skipped and counted, or fatal.
 
     Used as WebDataset's error handler. Skipping is the default, so one bad sample does not end an
-    eight-GPU run at hour six; ``fail_fast`` raises instead. Each DataLoader worker counts its own
-    skips and hands them on in every batch's ``skipped`` field, so the training loop sees the total.
+    eight-GPU run at hour six; ``fail_fast`` raises instead. Skipping has a budget: after
+    ``max_consecutive`` corrupt samples with no good one between them the shards are broken, and the run
+    stops with a message rather than skip forever. Errors that are not about the data (a missing shard
+    file, a bug) are raised at once. Each DataLoader worker counts its own skips and hands them on in
+    every batch's ``skipped`` field, so the training loop sees the total.
     """
 
-    def __init__(self, fail_fast: bool = False):
-        self.fail_fast = fail_fast
-        self.skipped = 0
+    def __init__(self, fail_fast: bool = False, max_consecutive: int = MAX_CONSECUTIVE_CORRUPT):
+        self.fail_fast, self.max_consecutive = fail_fast, max_consecutive
+        self.skipped = self.consecutive = 0
 
     def __call__(self, error: Exception) -> bool:
-        if self.fail_fast:
+        if self.fail_fast or not isinstance(error, DATA_ERRORS):
             raise error
         self.skipped += 1
-        log.warning("skipping corrupt data (%d so far in this worker): %s", self.skipped, error)
+        self.consecutive += 1
+        if self.consecutive > self.max_consecutive:
+            raise RuntimeError(f"{self.consecutive} corrupt samples in a row, the last: {error}; the shards look "
+                               "broken: check them with python -m pipeline.verify") from error
+        if self.skipped <= LOGGED_SKIPS or self.skipped % 100 == 0:
+            log.warning("skipping corrupt data (%d so far in this worker): %s", self.skipped, error)
         return True  # WebDataset: go on with the next sample
+
+    def passed(self, samples: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Pipeline stage after decoding: a good sample ends a run of corrupt ones."""
+        for sample in samples:
+            self.consecutive = 0
+            yield sample
 
     def count_in_batches(self, batches: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Pipeline stage: each batch carries the skips since the previous one."""
@@ -96,10 +123,12 @@ class SampleDecoder:
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.decode(sample)
-        except (KeyError, ValueError, TypeError, cv2.error) as error:  # json and npy errors are ValueErrors
-            raise ValueError(f"{sample.get('__url__')}: sample {sample.get('__key__')}: {error}") from error
+        except DATA_ERRORS as error:  # json and npy errors are ValueErrors
+            raise CorruptSample(f"{sample.get('__url__')}: sample {sample.get('__key__')}: {error}") from error
 
     def decode(self, sample: dict[str, Any]) -> dict[str, Any]:
+        if "json" not in sample:
+            raise CorruptSample("no json member")
         meta = json.loads(sample["json"])
         images = {name: decode_image(_member(sample, name)) for m in self.modalities for name in image_names(m)}
         source = next(iter(images.values())).shape[0]
@@ -183,6 +212,7 @@ def train_pipeline(
         tar_samples(on_error),
         seeded_shuffle(shuffle_buffer, seed),
         wds.map(SampleDecoder(modalities, augment, train=True, seed=seed), handler=on_error),
+        on_error.passed,
         wds.batched(batch_size, collation_fn=collate, partial=False),
         on_error.count_in_batches,
     ).with_epoch(batches)
@@ -200,6 +230,7 @@ def eval_pipeline(shards: SplitShards, modalities: list[str], batch_size: int, a
         wds.split_by_worker,
         tar_samples(on_error),
         wds.map(SampleDecoder(modalities, augment, train=False), handler=on_error),
+        on_error.passed,
         wds.batched(batch_size, collation_fn=collate, partial=True),
         on_error.count_in_batches,
     )

@@ -38,23 +38,27 @@ log = logging.getLogger(__name__)
 
 def score_splits(config: TrainConfig, checkpoint: Path, splits: list[str], batch_size: int,
                  num_workers: int) -> list[pd.DataFrame]:
-    """Video scores of each split by the checkpoint's SD-Net (loaded once for all of them)."""
-    dist = setup()
+    """Video scores of each split by the checkpoint's SD-Net (loaded once for all of them); joins the
+    process group under torchrun and leaves it, however scoring ends."""
     model, trained = load_trained(checkpoint)
-    model = model.to(dist.device)
     index = SplitIndex.load(Path(config.manifests))
-    scores = []
-    for split in splits:
-        shards = index.split(config.protocol, split, Path(config.shards))
-        wanted = list(shards.modalities)
-        if wanted == trained:
-            # evaluation reports numbers on the whole split or none: a corrupt window stops it
-            windows = score_windows(model, shards, trained, batch_size, num_workers, dist.device, dist.world_size,
-                                    fail_fast=True)
-        else:
-            windows = _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist)
-        scores.append(video_scores(windows))
-    return scores
+    shards = [index.split(config.protocol, split, Path(config.shards)) for split in splits]
+    dist = setup()
+    try:
+        model = model.to(dist.device)
+        scores = []
+        for split_shards in shards:
+            wanted = list(split_shards.modalities)
+            if wanted == trained:
+                # evaluation reports numbers on the whole split or none: a corrupt window stops it
+                windows = score_windows(model, split_shards, trained, batch_size, num_workers, dist.device,
+                                        dist.world_size, fail_fast=True)
+            else:
+                windows = _cross_modality_windows(model, split_shards, trained, wanted, batch_size, num_workers, dist)
+            scores.append(video_scores(windows))
+        return scores
+    finally:
+        teardown()
 
 
 def _cross_modality_windows(model, shards, trained, wanted, batch_size, num_workers, dist) -> pd.DataFrame:
@@ -138,10 +142,7 @@ def _checkpoint_scores(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataF
                                     shards=args.shards)
     config = config_from_args(train_args, load_section("train", args.params))
     checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
-    try:
-        dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
-    finally:
-        teardown()
+    dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
     dev, test = (with_attribute(table, Path(config.manifests), args.group_by) for table in (dev, test))
     return dev, test, args.out or Path(config.out) / "eval"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
-from pipeline.format.splits import SplitIndex
+from pipeline.format.splits import SplitIndex, SplitShards
 from pipeline.params import load_section
 
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
@@ -78,8 +78,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     share_cpu(config.num_workers, dist)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    index = SplitIndex.load(Path(config.manifests))
-    train_shards, dev_shards = (index.split(config.protocol, split, Path(config.shards)) for split in ("train", "dev"))
+    train_shards, dev_shards = train_splits(config)
     modalities, dev_modalities = list(train_shards.modalities), list(dev_shards.modalities)
     model = build_model(config, modalities).to(dist.device)
     optimizer, scheduler = build_optimizer(config, model)
@@ -124,6 +123,12 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     return metrics
 
 
+def train_splits(config: TrainConfig) -> tuple[SplitShards, SplitShards]:
+    """The train and dev shards of the run's protocol; raises when splits.json or a shard is missing."""
+    index = SplitIndex.load(Path(config.manifests))
+    return index.split(config.protocol, "train", Path(config.shards)), index.split(config.protocol, "dev", Path(config.shards))
+
+
 def share_cpu(num_workers: int, dist: DistInfo) -> None:
     """On CPU, leave the data workers their cores: oversubscribed OpenMP threads stall one another."""
     if dist.device.type == "cpu":
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     resume, device = args.resume, args.device
     try:
         config = config_from_args(args, params)
+        train_splits(config)  # before any process group or worker starts
     except (ValueError, KeyError, FileNotFoundError) as error:  # no such protocol, no splits.json, a mistyped choice
         parser.error(str(error).strip('"'))
     dist = setup(device)
