@@ -34,7 +34,7 @@ def configure_logging(args: argparse.Namespace) -> None:
     root.setLevel(level)
     if level < logging.INFO:
         # third-party debug chatter (matplotlib font lookup, PIL plugins, fsspec) would bury ours
-        for noisy in ("matplotlib", "PIL", "fsspec", "asyncio", "numba"):
+        for noisy in ("matplotlib", "PIL", "fsspec", "asyncio"):
             logging.getLogger(noisy).setLevel(logging.INFO)
 
 
