@@ -6,9 +6,19 @@ when INFO is logged (the default and ``--verbose``) and is hidden with ``--quiet
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import sys
+from collections.abc import Callable
+
+from .errors import UsageError
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+#: Libraries that log at INFO on their own (Dask's scheduler and workers: thirty-odd lines a shard run):
+#: shown only with --verbose.
+CHATTY = ("distributed", "bokeh", "tornado")
+
+log = logging.getLogger(__name__)
 
 
 def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +41,9 @@ def configure_logging(args: argparse.Namespace) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format=LOG_FORMAT)
+        # records of loggers with a level of their own reach the handler whatever the root's level: filter there
+        root.handlers[0].addFilter(_VERBOSITY)
+    _VERBOSITY.level = level
     root.setLevel(level)
     if level < logging.INFO:
         # third-party debug chatter (matplotlib font lookup, PIL plugins, fsspec) would bury ours
@@ -38,6 +51,46 @@ def configure_logging(args: argparse.Namespace) -> None:
             logging.getLogger(noisy).setLevel(logging.INFO)
 
 
+class _Verbosity(logging.Filter):
+    """Below ``--verbose``: nothing under the chosen level, and nothing under WARNING from :data:`CHATTY`
+    libraries, which set their loggers' levels themselves (Dask, when a LocalCluster starts)."""
+
+    def __init__(self, level: int = logging.INFO):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.level < logging.INFO:
+            return True
+        chatty = record.name.split(".")[0] in CHATTY
+        return record.levelno >= (logging.WARNING if chatty else self.level)
+
+
+_VERBOSITY = _Verbosity()
+
+
 def progress_enabled() -> bool:
     """Whether long loops should draw a progress bar: only when INFO messages are shown."""
     return logging.getLogger().isEnabledFor(logging.INFO)
+
+
+def command(prog: str) -> Callable[[Callable[[list[str] | None], int]], Callable[[list[str] | None], int]]:
+    """Decorator for a command's ``main(argv) -> exit status``: a :class:`UsageError` or a missing file ends it
+    with one line, ``<prog>: error: <what is wrong and what to do>``, and status 2; the traceback only with
+    ``--verbose``. Any other exception is a bug and keeps its traceback."""
+    def decorate(body: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+        @functools.wraps(body)
+        def main(argv: list[str] | None = None) -> int:
+            try:
+                return body(argv)
+            except (UsageError, FileNotFoundError) as error:
+                log.debug("%s failed", prog, exc_info=True)
+                print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
+                return 2
+        return main
+    return decorate
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error.args[0]) if len(error.args) == 1 else str(error)
+    return " ".join(text.split())

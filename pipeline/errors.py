@@ -1,9 +1,10 @@
-"""The one exception type for bad input data, so that bad data and bugs never look alike.
+"""The two kinds of trouble that are not bugs: bad input data, and a command called the wrong way.
 
 A :class:`BadData` error says a file, a frame or an annotation of the user's raw data cannot be used; the
 stages turn it into a reject that names the file and the reason, and go on with the other recordings.
 Anything else raised while a shard is made (a ``ValueError`` from a bug, a full disk) fails the task,
-so it is retried or reported, never filed as a property of the data.
+so it is retried or reported, never filed as a property of the data. A :class:`UsageError` is the user's
+mistake (a wrong path, an unknown name, a bad setting), reported in one line before any work starts.
 """
 from __future__ import annotations
 
@@ -16,3 +17,8 @@ class BadData(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
+
+
+class UsageError(Exception):
+    """A mistake in how a command was called or set up (a path, a name, a setting): the command ends with this
+    one line and exit status 2, no traceback (``--verbose`` shows it). The message says what to do."""

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cli import add_verbosity_arguments, configure_logging
-from .datasets import get_adapter
+from .cli import add_verbosity_arguments, command, configure_logging
+from .datasets import DATASETS, get_adapter
+from .datasets.listfiles import ListFormatError
+from .errors import UsageError
 from .datasets.records import ListEntry, Problem, Recording, Scan
 from .io import write_json_atomic, write_parquet_atomic
 from .params import load_section
@@ -105,7 +107,8 @@ def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lis
     scan = adapter.scan(root)
     videos = videos_table(drop_duplicate_ids(scan))
     if videos.empty:
-        raise ProtocolError(f"no valid recording found under {root} for dataset {dataset!r}")
+        raise ProtocolError(f"no valid recording found under {root} for dataset {dataset!r}: {dataset} expects "
+                            f"{adapter.LAYOUT}")
     present = set(videos["video_id"])
     if scan.memberships:  # the release defines its own membership (anonymised challenge folders)
         protocols = membership_from_lists(spec, [e for e in scan.memberships if e.video_id in present])
@@ -148,9 +151,10 @@ def write_index(result: IndexResult, out: Path, dataset: str, argv: list[str]) -
     write_json_atomic(report, out / "index_report.json")
 
 
+@command("python -m pipeline.index")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.index", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="which dataset's layout and names to read")
     parser.add_argument("--root", required=True, type=Path, help="raw dataset root (the folder holding e.g. CASIA_CeFA/)")
     parser.add_argument("--out", required=True, type=Path, help="manifest folder to write")
     parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check "
@@ -161,16 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    lists = args.lists if args.lists is not None else default_lists(args.root, args.params)
+    if not args.root.is_dir():
+        raise UsageError(f"--root {args.root} does not exist; {args.dataset} expects a folder holding "
+                         f"{get_adapter(args.dataset).LAYOUT}")
     if args.lists is not None and not args.lists.is_dir():
-        parser.error(f"--lists {args.lists}: no such folder")
+        raise UsageError(f"--lists {args.lists}: no such folder")
+    lists = args.lists if args.lists is not None else default_lists(args.root, args.params)
     if args.use_lists and lists is None:
-        parser.error("--use-lists needs the official lists (--lists DIR)")
+        raise UsageError("--use-lists needs the official lists: pass --lists DIR")
     try:
         result = build_index(args.dataset, args.root, lists, args.use_lists)
-    except (ProtocolError, ValueError) as error:
-        log.error("%s", error)
-        return 2
+    except (ProtocolError, ListFormatError) as error:  # no recording found, a malformed list line
+        raise UsageError(str(error)) from None
     write_index(result, args.out, args.dataset, sys.argv if argv is None else argv)
     _log_summary(result, args.out)
     if result.violations:
@@ -186,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def default_lists(root: Path, params: Path | None) -> Path | None:
     """The list folder ``index.lists`` names for ``root``, when it exists (a release may ship none)."""
-    try:
-        template = load_section("index", params).get("lists")
-    except (FileNotFoundError, KeyError):
-        return None
+    template = load_section("index", params, known={"lists"}).get("lists")
     if template is None:
         return None
     folder = Path(str(template).format(root=root))

@@ -1,38 +1,77 @@
-"""Stage defaults from ``params.yaml``: each stage reads its own section, and its dataset's raw root."""
+"""Stage defaults from ``params.yaml``: each stage reads its own section, and its dataset's raw root.
+
+The file is the one given (``--params``), else the working directory's, else the repository's; the first
+that has the section asked for. Outside a project (no such file anywhere) a section is empty: every
+setting then takes its built-in default and the command needs its paths on the command line. A key a
+section does not know is refused, naming the closest known one: a typo must not run with a default.
+"""
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .errors import UsageError
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def load_params(path: Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """``params.yaml`` (the given one, else the working directory's, else the repository's) and its contents."""
-    candidates = [path] if path else [Path("params.yaml"), REPO / "params.yaml"]
-    for candidate in candidates:
+def _candidates(path: Path | None) -> list[Path]:
+    return [path] if path else [Path("params.yaml"), REPO / "params.yaml"]
+
+
+def _document(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path}: expected a mapping of sections (shard:, train:, …)")
+    return document
+
+
+def find_section(section: str, path: Path | None = None) -> tuple[Path | None, Any]:
+    """(the params file, its ``section``) from the first candidate that has it; (None, None) when none does.
+    A file given with ``--params`` must exist."""
+    if path is not None and not path.is_file():
+        raise UsageError(f"--params {path}: no such file")
+    for candidate in _candidates(path):
         if candidate.is_file():
-            return candidate, yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-    raise FileNotFoundError(f"no params.yaml found (looked at {[str(c) for c in candidates]})")
+            document = _document(candidate)
+            if section in document:
+                return candidate, document[section]
+    return None, None
 
 
-def load_section(section: str, path: Path | None = None) -> dict[str, Any]:
-    """The ``section`` mapping of ``params.yaml``."""
-    source, document = load_params(path)
-    if section not in document:
-        raise KeyError(f"{source}: no '{section}' section")
-    return document[section]
+def load_section(section: str, path: Path | None = None, known: Iterable[str] | None = None) -> dict[str, Any]:
+    """The ``section`` mapping of ``params.yaml`` (empty outside a project), every key checked against ``known``."""
+    source, values = find_section(section, path)
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise UsageError(f"{source}: '{section}' must be a mapping of settings")
+    if known is not None:
+        check_keys(section, values, set(known), source)
+    return values
+
+
+def check_keys(section: str, values: dict[str, Any], known: set[str], source: Path | None) -> None:
+    """Refuse a key ``section`` does not have (``epoch: 2`` would silently train the default 10 epochs)."""
+    for key in sorted(set(values) - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"did you mean {section}.{close[0]}?" if close else f"known: {', '.join(sorted(known))}"
+        raise UsageError(f"{source}: {section}.{key} is not a setting of {section}; {hint}")
 
 
 def raw_root(dataset: str, path: Path | None = None) -> Path:
     """Where ``dataset``'s raw release is read from: its entry in the ``raw`` mapping of ``params.yaml``."""
-    source, document = load_params(path)
-    roots = document.get("raw") or {}
-    if dataset not in roots:
-        raise KeyError(f"{source}: no raw root for {dataset!r} in its 'raw' mapping (it has {sorted(roots)}); "
-                       "add one, or pass --root")
+    source, roots = find_section("raw", path)
+    if not roots or dataset not in roots:
+        where = f"{source}'s raw mapping has {sorted(roots or {})}" if source else "no params.yaml has a raw mapping"
+        raise UsageError(f"no raw root for {dataset!r} ({where}): pass --root, or add '{dataset}: <folder>' under raw:")
     return Path(str(roots[dataset]))
 
 

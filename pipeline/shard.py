@@ -19,7 +19,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .cli import add_verbosity_arguments, configure_logging, progress_enabled
+from .cli import add_verbosity_arguments, command, configure_logging, progress_enabled
+from .datasets import DATASETS
+from .errors import UsageError
 from .format.splits import SPLITS_FILE, split_index
 from .io import remove_temporaries, write_json_atomic, write_parquet_atomic
 from .params import dataset_path, load_section, raw_root
@@ -48,6 +50,22 @@ class StageConfig:
     scheduler: str | None = None
     retries: int = 2
     sample: SampleConfig = SampleConfig()
+    dataset: str | None = None  # when given, the manifests must be this dataset's
+
+    def __post_init__(self) -> None:
+        """Refuse a bad setting before anything is read (inside a Dask task it would look like bad data)."""
+        checks = {"window_length": self.window_length >= 1, "windows_per_recording": self.windows_per_recording >= 1,
+                  "samples_per_shard": self.samples_per_shard >= 1, "workers": self.workers >= 0,
+                  "retries": self.retries >= 0}
+        for name, ok in checks.items():
+            if not ok:
+                raise UsageError(f"shard.{name} = {getattr(self, name)!r}: expected a positive number"
+                                 + (" (0 runs in this process)" if name == "workers" else ""))
+
+
+#: The keys of params.yaml's shard section: the stage's settings and the two path templates.
+SHARD_KEYS = ({f.name for f in fields(StageConfig)} - {"root", "sample", "dataset"}) | {f.name for f in fields(SampleConfig)} \
+    | {"manifests", "out"}
 
 
 @dataclass
@@ -67,11 +85,16 @@ def run(config: StageConfig) -> StageSummary:
     started = time.perf_counter()
     for name in ("videos.parquet", "protocols.parquet"):
         if not (config.manifests / name).is_file():
-            raise FileNotFoundError(f"{config.manifests / name} does not exist: run `python -m pipeline.index` first")
+            raise UsageError(f"{config.manifests / name} does not exist: run `python -m pipeline.index` first")
     if not config.root.is_dir():
-        raise FileNotFoundError(f"raw dataset root {config.root} does not exist")
+        raise UsageError(f"raw dataset root {config.root} does not exist (the dataset's line in params.yaml's "
+                         "raw mapping, or --root)")
     videos = pd.read_parquet(config.manifests / "videos.parquet")
     protocols = pd.read_parquet(config.manifests / "protocols.parquet")
+    found = sorted(set(videos["dataset"]))
+    if config.dataset is not None and found != [config.dataset]:
+        raise UsageError(f"{config.manifests / 'videos.parquet'} holds {', '.join(found)} recordings, not "
+                         f"{config.dataset}: pass the manifests of {config.dataset} (--manifests), or --dataset {found[0]}")
     plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
     (config.out / PARTS).mkdir(parents=True, exist_ok=True)
     _remove_leftovers(config.out, {s.name for s in plan.shards})
@@ -124,13 +147,12 @@ def _execute(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
     """Yield (shard, result or exception) as shards finish, with a progress bar."""
     from tqdm import tqdm
 
-    recordings = {s.name: len(s.recordings) for s in todo}
-    bar = tqdm(total=sum(recordings.values()), unit="rec", desc="shard", disable=not (todo and progress_enabled()),
-               file=sys.stderr)
+    # the bar counts shards: a recording's windows can sit in several shards (SiW Protocol 1's frame rule)
+    bar = tqdm(total=len(todo), unit="shard", desc="shard", disable=not (todo and progress_enabled()), file=sys.stderr)
     written = 0
     for name, result in _results(todo, config):
         written += 0 if isinstance(result, BaseException) else result["n_samples"]
-        bar.update(recordings[name])
+        bar.update(1)
         bar.set_postfix(samples=written, refresh=False)
         yield name, result
     bar.close()
@@ -227,23 +249,23 @@ def split_settings(protocols: pd.DataFrame, videos: pd.DataFrame) -> tuple[dict[
 
 
 def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Path | None = None) -> StageConfig:
-    """The stage's settings: the command line's, else the ``shard`` section's; ``root`` is the dataset's
-    raw root from params.yaml's ``raw`` mapping when ``--root`` is not given."""
+    """The stage's settings: the command line's, else the ``shard`` section's, else the built-in defaults;
+    ``root`` is the dataset's raw root from params.yaml's ``raw`` mapping when ``--root`` is not given."""
     values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
-    sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
-    if values.get("root") is None and root is None:
-        raise ValueError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
-    return StageConfig(
-        root=Path(values["root"]) if values.get("root") is not None else root,
-        manifests=dataset_path(str(values["manifests"]), args.dataset),
-        out=dataset_path(str(values["out"]), args.dataset),
-        window_length=int(values["window_length"]),
-        windows_per_recording=int(values["windows_per_recording"]),
-        samples_per_shard=int(values["samples_per_shard"]),
-        workers=int(values["workers"]),
-        scheduler=values.get("scheduler"),
-        sample=sample,
-    )
+    for name in ("manifests", "out"):
+        if values.get(name) is None:
+            raise UsageError(f"no --{name} given and no params.yaml with a shard.{name} setting: pass --{name} DIR")
+    root = Path(values["root"]) if values.get("root") is not None else root
+    if root is None:
+        raise UsageError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
+    try:
+        sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    stage = {f.name: values[f.name] for f in fields(StageConfig)
+             if f.name in values and f.name not in ("root", "manifests", "out", "sample", "dataset")}
+    return StageConfig(root=root, manifests=dataset_path(str(values["manifests"]), args.dataset),
+                       out=dataset_path(str(values["out"]), args.dataset), sample=sample, dataset=args.dataset, **stage)
 
 
 def format_summary(summary: StageSummary, config: StageConfig) -> str:
@@ -264,30 +286,30 @@ def format_summary(summary: StageSummary, config: StageConfig) -> str:
     return "\n".join(lines)
 
 
+@command("python -m pipeline.shard")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.shard", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="the dataset the manifests describe")
     parser.add_argument("--root", help="raw dataset root (default: the dataset's line in params.yaml raw)")
     parser.add_argument("--manifests", help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
     parser.add_argument("--out", help="folder for the .tar shards (default: shard.out)")
-    parser.add_argument("--workers", type=int, help="local Dask worker processes; 0 runs in this process")
-    parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from")
+    parser.add_argument("--workers", type=int, help="local Dask worker processes, one thread each; 0 runs in this "
+                                                    "process (default: shard.workers)")
+    parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786) to run on "
+                                            "instead of local workers")
+    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from (default: the working "
+                                                    "directory's, else the project's)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any recording or window is rejected")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    params = load_section("shard", args.params)
+    params = load_section("shard", args.params, known=SHARD_KEYS)
     root = None if args.root else raw_root(args.dataset, args.params)
     strict = args.strict
     del args.params, args.strict, args.quiet, args.verbose
     config = config_from_args(args, params, root)
     log.info("sharding %s → %s (manifests in %s)", config.root, config.out, config.manifests)
-    try:
-        summary = run(config)
-    except FileNotFoundError as error:
-        log.error("%s", error)
-        return 2
+    summary = run(config)
     log.info("summary of %s\n%s", args.dataset, format_summary(summary, config))
     if summary.failed_shards:
         log.error("%d shards failed: %s — rerun to retry them", len(summary.failed_shards), summary.failed_shards)

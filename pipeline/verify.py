@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cli import add_verbosity_arguments, configure_logging
+from .cli import add_verbosity_arguments, command, configure_logging
+from .errors import UsageError
 from .format.images import IMAGE_FORMATS, decode_image
 from .format.members import payload_digest
 from .format.tars import read_tar_samples
@@ -81,6 +82,7 @@ def _verify_shard(path: Path, n_samples: int, rows: pd.DataFrame | None) -> list
     return problems
 
 
+@command("python -m pipeline.verify")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shards", required=True, type=Path, help="folder of .tar shards")
@@ -89,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args)
     manifests = args.manifests or Path("manifests") / args.shards.name
+    for name in ("samples.parquet", "shards.parquet"):
+        if not (manifests / name).is_file():
+            raise UsageError(f"{manifests / name} does not exist: run python -m pipeline.shard first (or pass "
+                             "--manifests DIR)")
+    if not args.shards.is_dir():
+        raise UsageError(f"--shards {args.shards}: no such folder (the shard stage's --out)")
     problems = verify(args.shards, manifests)
     for problem in problems:
         log.error("%s", problem)

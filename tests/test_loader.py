@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
+from pipeline.errors import UsageError
 from pipeline.format.images import decode_image
 from pipeline.format.splits import SplitShards
 from training.data import CorruptSamples, SampleDecoder, iterate_eval, loader, split_shards, train_pipeline
@@ -32,7 +33,7 @@ def test_split_index_resolves_aliases_and_names_every_protocol_when_one_is_missi
     assert split_shards(cefa_shards.manifests, "4@1", "test").protocol == "4_1"
     assert split_shards(cefa_shards.manifests, "p4.1", "train").modalities == ("rgb", "depth", "ir")
     assert split_shards(cefa_shards.manifests, "3_1", "test").modalities == ("depth", "ir")  # cross-modality
-    with pytest.raises(KeyError, match=r"no shards for protocol '9_9'; protocols with shards: .*4_1 \(4@1, p4\.1\)"):
+    with pytest.raises(UsageError, match=r"no shards for protocol '9_9'; protocols with shards: .*4_1 \(4@1, p4\.1\)"):
         split_shards(cefa_shards.manifests, "9_9", "test")
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from pipeline.format.splits import SplitIndex
 
+from pipeline.errors import UsageError
+
 from .augment import AugmentConfig
 from .model import FINAL_HEADS
 
@@ -46,15 +48,30 @@ class TrainConfig:
     fail_on_corrupt: bool = False
 
     def __post_init__(self) -> None:
-        # a mistyped choice in params.yaml fails here, before any shard is read
+        # a mistyped choice or an impossible number in params.yaml fails here, before any shard is read
         if self.final_head not in FINAL_HEADS:
-            raise ValueError(f"train.final_head: {self.final_head!r} is not one of {', '.join(FINAL_HEADS)}")
+            raise UsageError(f"train.final_head: {self.final_head!r} is not one of {', '.join(FINAL_HEADS)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer: {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+            raise UsageError(f"train.optimizer: {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        positive = {"width": self.width, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                    "shuffle_buffer": self.shuffle_buffer, "input_size": self.input_size}
+        for name, value in positive.items():
+            if not value > 0:
+                raise UsageError(f"train.{name} = {value!r}: expected a positive number")
+        if self.num_workers < 0:
+            raise UsageError(f"train.num_workers = {self.num_workers}: expected 0 (decode in this process) or more")
+        if self.epoch_samples is not None and self.epoch_samples < 1:
+            raise UsageError(f"train.epoch_samples = {self.epoch_samples}: expected a positive number, or null")
+        if self.init_weights is not None and not Path(self.init_weights).is_file():
+            raise UsageError(f"--init-weights {self.init_weights}: no such file (a torchvision resnet18 state dict)")
 
     @property
     def augment(self) -> AugmentConfig:
         return AugmentConfig(self.input_size, self.max_rotation, True, self.colour)
+
+
+#: The keys of params.yaml's train section.
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"dataset", "protocol"}
 
 
 def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainConfig:
@@ -62,6 +79,9 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainC
     manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``), and the path templates filled in."""
     values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
     values["lr_milestones"] = tuple(values.get("lr_milestones", ()))
+    for name in ("manifests", "shards", "out"):
+        if values.get(name) is None:
+            raise UsageError(f"no --{name} given and no params.yaml with a train.{name} setting: pass --{name} DIR")
     # the settings are checked (TrainConfig's own checks) before any file is read
     config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
     manifests = config.manifests.format(dataset=args.dataset)

@@ -21,14 +21,15 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pipeline.cli import add_verbosity_arguments, configure_logging
+from pipeline.cli import add_verbosity_arguments, command, configure_logging
+from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex
 from pipeline.params import load_section
 
-from .checkpoint import load_trained
-from .config import TrainConfig, config_from_args
+from .checkpoint import load_checkpoint, load_trained
+from .config import TRAIN_KEYS, TrainConfig, config_from_args
 from .distributed import setup, teardown
-from .metrics import evaluate_split_scores, write_report
+from .metrics import evaluate_split_scores, threshold_rule, write_report
 from .plots import write_curve_plots
 from .scores import HEAD_PREFIX, read_score_csv, video_scores
 from .scoring import score_windows
@@ -116,37 +117,58 @@ def with_attribute(scores: pd.DataFrame, manifests: Path, column: str | None) ->
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", help="dataset of the protocol (with --protocol)")
-    parser.add_argument("--protocol", help="protocol name or alias")
-    parser.add_argument("--checkpoint", type=Path, help="default: <train.out>/checkpoint.pt")
+    parser.add_argument("--protocol", help="protocol name or alias (4_1, 4@1, p4.1)")
+    parser.add_argument("--checkpoint", type=Path, help="the model to evaluate (default: <train.out>/checkpoint.pt; "
+                        "after `train --out DIR`, give DIR/checkpoint.pt): it must have been trained on --protocol")
     parser.add_argument("--manifests", help="manifest folder with splits.json and videos.parquet (default: "
                         "train.manifests; with --scores-*: where to join --group-by from)")
     parser.add_argument("--shards", help="shard folder (default: train.shards)")
     parser.add_argument("--scores-dev", type=Path, help="per-video dev scores of any model (CSV)")
     parser.add_argument("--scores-test", type=Path, help="per-video test scores of any model (CSV)")
-    parser.add_argument("--out", type=Path, help="report folder (default: <train.out>/eval)")
-    parser.add_argument("--rule", default="eer",
+    parser.add_argument("--out", type=Path, help="report folder (default: eval/ beside the checkpoint)")
+    parser.add_argument("--rule", default="eer", type=_rule, metavar="{eer,bpcerN}",
                         help="threshold rule applied on dev: eer (pooled APCER = BPCER) or bpcerN, e.g. bpcer20 "
-                             "(worst attack type's APCER <= 1/N)")
+                             "(worst attack type's APCER <= 1/N) (default: eer)")
     parser.add_argument("--group-by", default="ethnicity",
                         help="column to report APCER/BPCER/ACER per value of, with BiasERR, where a split holds "
                              "two or more values; rows without a value count in every group (default: ethnicity; "
                              "none: off)")
-    parser.add_argument("--params", type=Path)
+    parser.add_argument("--params", type=Path, help="params.yaml to read the train section's paths and batch size "
+                                                    "from (default: the working directory's, else the project's)")
     add_verbosity_arguments(parser)
     return parser
+
+
+def _rule(text: str) -> str:
+    try:
+        return threshold_rule(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _checkpoint_scores(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
     """Dev and test video scores of the protocol's checkpoint (with the --group-by column), and the report folder."""
     train_args = argparse.Namespace(dataset=args.dataset, protocol=args.protocol, manifests=args.manifests,
                                     shards=args.shards)
-    config = config_from_args(train_args, load_section("train", args.params))
+    config = config_from_args(train_args, load_section("train", args.params, known=TRAIN_KEYS))
     checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
+    check_trained_on(checkpoint, config)
     dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
     dev, test = (with_attribute(table, Path(config.manifests), args.group_by) for table in (dev, test))
-    return dev, test, args.out or Path(config.out) / "eval"
+    return dev, test, args.out or checkpoint.parent / "eval"
 
 
+def check_trained_on(checkpoint: Path, config: TrainConfig) -> None:
+    """The checkpoint must be a model of this dataset and protocol: evaluate never scores another model silently."""
+    trained = load_checkpoint(checkpoint).get("config", {})
+    if (trained.get("dataset"), trained.get("protocol")) != (config.dataset, config.protocol):
+        raise UsageError(f"{checkpoint} was trained on {trained.get('dataset')} protocol {trained.get('protocol')}, "
+                         f"not {config.dataset} {config.protocol}: pass --checkpoint of a {config.protocol} model")
+    log.info("evaluating %s (%s %s, %d epochs, %s head)", checkpoint, config.dataset, config.protocol,
+             trained.get("epochs", 0), trained.get("final_head", "shared"))
+
+
+@command("python -m training.evaluate")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -166,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             dev, test, out = _checkpoint_scores(args)
         report = evaluate_split_scores(dev, test, rule=args.rule, group_by=args.group_by)
-    except (ValueError, FileNotFoundError) as error:  # a bad score file, rule, protocol or missing input
+    except ValueError as error:  # a score file that does not follow the schema: bad data, named
         log.error("%s", error)
         return 1
     write_report(report, dev, test, out)

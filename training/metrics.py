@@ -177,6 +177,16 @@ def _threshold_at_apcer(s: np.ndarray, b: np.ndarray, types: np.ndarray | None, 
     return float(cand[np.argmax(ok)])  # ok is monotone and true at +inf
 
 
+def threshold_rule(text: str) -> str:
+    """A threshold rule's name as :func:`choose_threshold` reads it (``eer``, ``bpcer20``, …); refuses any other,
+    so a command checks its ``--rule`` before any work."""
+    name = text.strip().lower()
+    match = re.fullmatch(r"bpcer(\d+)", name)
+    if name != "eer" and not (match and int(match.group(1)) > 0):
+        raise ValueError(f"unknown threshold rule {text!r}: expected eer or bpcerN, e.g. bpcer20")
+    return name
+
+
 def choose_threshold(rule: str, scores: ArrayLike, is_bonafide: ArrayLike,
                      attack_type: ArrayLike | None = None) -> float:
     """Threshold by a named rule (bob.pad's names).

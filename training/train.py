@@ -18,12 +18,13 @@ from pathlib import Path
 
 import torch
 
-from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
+from pipeline.cli import add_verbosity_arguments, command, configure_logging, progress_enabled
+from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex, SplitShards
 from pipeline.params import load_section
 
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
-from .config import TrainConfig, config_from_args
+from .config import TRAIN_KEYS, TrainConfig, config_from_args
 from .data import CorruptSamples, loader, train_pipeline
 from .distributed import DistInfo, setup, teardown, unwrap
 from .metrics import pad_metrics, threshold_at_eer
@@ -84,7 +85,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     optimizer, scheduler = build_optimizer(config, model)
     start = 0
     checkpoint = out / "checkpoint.pt"
-    if resume and checkpoint.is_file():
+    if resume:
         state = load_checkpoint(checkpoint)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -117,7 +118,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
                 live.log_metric(name, value)
             live.next_step()
             save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, config)
-        log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in metrics.items()})
+        if dist.is_main:  # one line an epoch, not one per torchrun process
+            log.info("epoch %d: %s", epoch, ", ".join(f"{name} {value:.4g}" for name, value in metrics.items()))
     if live is not None:
         live.end()
     return metrics
@@ -144,34 +146,39 @@ def dev_metrics(videos) -> dict[str, float]:
     return {"dev/eer": eer, "dev/acer": report["acer"], "dev/acer_worst_pai": report["acer_worst_pai"]}
 
 
+@command("python -m training.train")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset", required=True, help="the dataset of the manifests (fills {dataset} in the paths)")
     parser.add_argument("--protocol", required=True, help="protocol name or alias (4_1, 4@1, p4.1)")
     parser.add_argument("--manifests", help="manifest folder with splits.json (default: train.manifests)")
     parser.add_argument("--shards", help="shard folder (default: train.shards)")
     parser.add_argument("--out", help="checkpoint and log folder (default: train.out)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int, dest="batch_size")
-    parser.add_argument("--lr", type=float)
+    parser.add_argument("--epochs", type=int, help="epochs to train (default: train.epochs)")
+    parser.add_argument("--batch-size", type=int, dest="batch_size", help="samples a batch, per process "
+                                                                         "(default: train.batch_size)")
+    parser.add_argument("--lr", type=float, help="initial learning rate (default: train.lr)")
     parser.add_argument("--width", type=int, help="ResNet-18 base width (64 = the paper's network)")
     parser.add_argument("--final-head", choices=FINAL_HEADS, dest="final_head",
                         help="the head the score comes from: whole (the paper's, on every branch) or shared (ablation)")
-    parser.add_argument("--num-workers", type=int, dest="num_workers")
+    parser.add_argument("--num-workers", type=int, dest="num_workers", help="DataLoader processes decoding the "
+                                                                           "shards (default: train.num_workers)")
     parser.add_argument("--init-weights", dest="init_weights", help="local torchvision resnet18 ImageNet state dict")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
-    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt (which must exist)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from (default: the working "
+                                                    "directory's, else the project's)")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    params = load_section("train", args.params)
+    params = load_section("train", args.params, known=TRAIN_KEYS)
     resume, device = args.resume, args.device
-    try:
-        config = config_from_args(args, params)
-        train_splits(config)  # before any process group or worker starts
-    except (ValueError, KeyError, FileNotFoundError) as error:  # no such protocol, no splits.json, a mistyped choice
-        parser.error(str(error).strip('"'))
+    del args.resume, args.device, args.params, args.quiet, args.verbose
+    config = config_from_args(args, params)  # settings, protocol and splits.json checked before any work
+    train_splits(config)  # every shard there, before any process group or worker starts
+    checkpoint = Path(config.out) / "checkpoint.pt"
+    if resume and not checkpoint.is_file():
+        raise UsageError(f"--resume: no checkpoint at {checkpoint} to continue from (drop --resume to start afresh)")
     dist = setup(device)
     try:
         run(config, resume=resume, dist=dist)

@@ -26,6 +26,8 @@ from .walk import add_parsed, subdirs
 from ..protocols import ProtocolSpec
 
 NAME = "cefa"
+#: What a raw root holds, for messages: the release's own top folder as it ships.
+LAYOUT = "CASIA_CeFA/Ethnicity/{AF,CA,EA}/AF-120/1_120_1_1_1/{color,depth,ir}/0001.jpg (the public release), or train/, dev/, test/ with 4@k_*.txt (the CVPR 2020 challenge release)"
 MODALITIES = ("rgb", "depth", "ir")
 TOP_FOLDER = "CASIA_CeFA"
 

@@ -24,6 +24,8 @@ from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
 
 NAME = "oulu"
+#: What a raw root holds, for messages: the release's own top folder as it ships.
+LAYOUT = "OULU_NPU/{Train,Dev,Test}_files/1_1_01_1.avi with the eye-position .txt beside each video"
 MODALITIES = ("rgb",)
 TOP_FOLDER = "OULU_NPU"
 SPLIT_FOLDERS = {"Train_files": "train", "Dev_files": "dev", "Test_files": "test"}

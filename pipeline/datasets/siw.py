@@ -24,6 +24,8 @@ from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
 
 NAME = "siw"
+#: What a raw root holds, for messages: the release's own top folder as it ships.
+LAYOUT = "SiW/{Train,Test}/{live,spoof}/003/003-1-1-1-1.mov with the .face file beside each video"
 MODALITIES = ("rgb",)
 TOP_FOLDER = "SiW"
 SPLIT_FOLDERS = {"Train": "train", "Test": "test"}

@@ -22,6 +22,8 @@ from .walk import add_parsed, subdirs
 from ..protocols import ProtocolSpec
 
 NAME = "surf"
+#: What a raw root holds, for messages: the release's own top folder as it ships.
+LAYOUT = "CASIA_SURF/Data/{Training,Val,Testing}/{real_part,fake_part}/CLKJ_AS0005/real.rssdk/{color,depth,ir}/1.jpg"
 MODALITIES = ("rgb", "depth", "ir")
 TOP_FOLDER = "CASIA_SURF"
 SPLIT_FOLDERS = {"Training": "train", "Val": "dev", "Testing": "test"}

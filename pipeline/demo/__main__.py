@@ -1,4 +1,4 @@
 """``python -m pipeline.demo``."""
 from .cli import main
 
-main()
+raise SystemExit(main())

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.cli import add_verbosity_arguments, configure_logging
+from pipeline.cli import add_verbosity_arguments, command, configure_logging
 
 from .layouts import DATASETS, RELEASES, SIZES
 from .write import generate
@@ -15,7 +15,8 @@ from .write import generate
 log = logging.getLogger("pipeline.demo")
 
 
-def main(argv: list[str] | None = None) -> None:
+@command("python -m pipeline.demo")
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.demo",
         description="Synthesise a small raw PAD dataset in its official on-disk layout, so the "
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
                              "the output does not depend on it")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers {args.workers}: at least one process")
     if args.workers is None:
         args.workers = 1 if args.size == "tiny" else min(2, os.cpu_count() or 1)
     configure_logging(args)
@@ -57,4 +60,5 @@ def main(argv: list[str] | None = None) -> None:
     log.info("wrote %d %s recordings (%s, %s release, seed %d) to %s in %.1f s", len(records),
              args.dataset, args.size, args.release, args.seed, args.out,
              time.perf_counter() - start)
+    return 0
 

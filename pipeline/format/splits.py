@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
+
 SPLITS_FILE = "splits.json"
 
 
@@ -52,8 +54,8 @@ class SplitIndex:
     def load(cls, manifests: Path) -> SplitIndex:
         path = Path(manifests) / SPLITS_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist: run `python -m pipeline.shard` first (it writes the "
-                                    "shards and their index)")
+            raise UsageError(f"{path} does not exist: run python -m pipeline.shard first (it writes the shards and "
+                             "their index), or pass --manifests DIR")
         return cls(path, json.loads(path.read_text(encoding="utf-8")))
 
     def names(self) -> list[str]:
@@ -66,15 +68,16 @@ class SplitIndex:
         for protocol, entry in self.document.get("protocols", {}).items():
             if name == protocol or name in entry["aliases"]:
                 return protocol
-        raise KeyError(f"{self.path}: no shards for protocol {name!r}; protocols with shards: "
-                       f"{'; '.join(self.names()) or 'none'}")
+        raise UsageError(f"{self.path}: no shards for protocol {name!r}; protocols with shards: "
+                         f"{'; '.join(self.names()) or 'none'}")
 
     def split(self, protocol: str, split: str, shard_dir: Path | None = None) -> SplitShards:
         """The shard files (in ``shard_dir``, default the folder the index names), sample count and modalities
         of ``protocol/split``."""
         name = f"{self.resolve(protocol)}/{split}"
         if name not in self.document["splits"]:
-            raise KeyError(f"{self.path}: no shards for {name}")
+            raise UsageError(f"{self.path}: no shards for {name} (every recording of it was rejected: see "
+                             "rejects.parquet)")
         entry = self.document["splits"][name]
         folder = shard_dir or Path(self.document["shard_dir"])
         for shard in entry["shards"]:
@@ -82,7 +85,7 @@ class SplitIndex:
                 raise ValueError(f"{self.path}: {name} lists {shard!r}, not a .tar file name")
         missing = [shard for shard in entry["shards"] if not (folder / shard).is_file()]
         if missing:  # a loader would skip them one by one, forever: stop here, and say where they were sought
-            raise FileNotFoundError(f"{folder / missing[0]} does not exist ({len(missing)} of the {len(entry['shards'])} "
+            raise UsageError(f"{folder / missing[0]} does not exist ({len(missing)} of the {len(entry['shards'])} "
                                     f"shards of {name} missing): {self.path.name} expects the shards in {folder}; "
                                     "pass --shards DIR where they are, or run python -m pipeline.shard")
         return SplitShards(name.split("/")[0], split, [str(folder / shard) for shard in entry["shards"]],

@@ -5,28 +5,42 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..cli import add_verbosity_arguments, configure_logging
+from ..cli import add_verbosity_arguments, command, configure_logging
+from ..datasets import DATASETS
+from ..errors import UsageError
 from ..params import dataset_path, load_section, raw_root
 from .build import ReportConfig, build_report
 
 log = logging.getLogger("pipeline.report")
 
 
-def config_from_args(args: argparse.Namespace, params: dict, root: Path) -> ReportConfig:
+def config_from_args(args: argparse.Namespace, params: dict, root: Path | None) -> ReportConfig:
     """Paths from the command line, else the ``shard`` section's; ``root``: the raw root from ``raw``."""
-    def pick(name: str, template: str) -> Path:
+    def pick(name: str, template: str | None) -> Path:
         value = getattr(args, name)
-        return Path(value) if value else dataset_path(template, args.dataset)
+        if value:
+            return Path(value)
+        if template is None:
+            raise UsageError(f"no --{name} given and no params.yaml with the shard section's path: pass --{name} DIR")
+        return dataset_path(template, args.dataset)
 
+    if args.per_type < 1:
+        raise UsageError(f"--per-type {args.per_type}: at least one recording per sheet")
+    root = Path(args.root) if args.root else root
+    if root is None:
+        raise UsageError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
     return ReportConfig(
-        dataset=args.dataset, root=Path(args.root) if args.root else root, manifests=pick("manifests", params["manifests"]),
-        shards=pick("shards", params["out"]), out=pick("out", "reports/{dataset}"), per_type=args.per_type,
+        dataset=args.dataset, root=root,
+        manifests=pick("manifests", params.get("manifests")), shards=pick("shards", params.get("out")),
+        out=pick("out", "reports/{dataset}"), per_type=args.per_type,
     )
 
 
+@command("python -m pipeline.report")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.report", description="Write the dataset report: contact sheets, plots and one HTML page")
-    parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
+    parser = argparse.ArgumentParser(prog="python -m pipeline.report",
+                                     description="Write the dataset report: contact sheets, plots and one HTML page")
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="the dataset the manifests describe")
     parser.add_argument("--root", help="raw dataset root, for rejected recordings' frames (default: the dataset's "
                                        "line in params.yaml raw)")
     parser.add_argument("--manifests", help="manifest folder (default: shard.manifests)")
@@ -39,11 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args)
     root = None if args.root else raw_root(args.dataset, args.params)
     config = config_from_args(args, load_section("shard", args.params), root)
-    try:
-        result = build_report(config)
-    except FileNotFoundError as error:
-        log.error("%s", error)
-        return 2
+    if not config.shards.is_dir():
+        raise UsageError(f"shard folder {config.shards} does not exist: run python -m pipeline.shard first (or pass "
+                         "--shards DIR)")
+    result = build_report(config)
     sheets = "\n".join(f"    {path}" for path in result.sheet_paths.values())
     log.info("report of %s in %.1f s\n  page    %s\n  sheets\n%s\n  plots   %s", config.dataset, result.seconds,
              result.html, sheets, config.out / "plots")
