@@ -4,21 +4,39 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# The torch build, installed before anything that depends on torch (else pip pulls whatever build it finds).
+# By default torch==2.13.0 comes from pip's configured index: on machines that configure a local CPU wheel
+# (this project's CI machines) that is the CPU build; from the public PyPI on Linux it is the CUDA build
+# (over 500 MB, plus about 28 CUDA packages), which also runs on a CPU. For the CPU build from the public
+# index: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+# The optional extras installed too: test (pytest), dashboard (bokeh: the Dask dashboard of the shard stage)
+EXTRAS ?= test,dashboard
 
 .PHONY: install demo test test-fast bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first, pinned: the CPU build; a bare range would pull a multi-GB CUDA build
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
 
+# The metrics of the demo's runs, compactly (every metric: dvc metrics show; plots: dvc plots show).
+RESULTS := --drop '.*' --keep 'Experiment|.*eval/metrics.json:(test\.(acer|acer_worst_pai|bpcer|own_eer)|threshold)'
+
 demo: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
+	@echo
+	@echo "Test metrics at the threshold chosen on dev (acer: pooled APCER, as the papers report it):"
+	@PATH="$(abspath $(VENV))/bin:$$PATH" dvc exp show --no-pager --md $(RESULTS)
+	@echo
+	@echo "Dataset reports:      $$(ls reports/*/report.html | tr '\n' ' ')"
+	@echo "ROC and DET curves:   $$(ls models/*/eval/roc.png models/*/eval/det.png | tr '\n' ' ')"
+	@echo "Every metric:         . $(VENV)/bin/activate && dvc metrics show"
 
 test: install
 	$(PY) -m pytest

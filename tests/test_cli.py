@@ -94,8 +94,11 @@ def _shard(tmp_path: Path, root: Path, manifests: Path, *flags: str, workers: in
 
 def test_shard_shows_progress_and_a_summary_and_is_silent_with_quiet(demo_manifests, tmp_path):
     root, manifests = demo_manifests("surf")
-    loud = _shard(tmp_path, root, manifests)
+    loud = _shard(tmp_path, root, manifests, workers=2)
     assert loud.returncode == 0, loud.stderr[-2000:]
+    pytest.importorskip("bokeh")  # installed by make install (the dashboard extra)
+    assert re.search(r"Dask dashboard: http://\S+/status", loud.stderr), loud.stderr[-2000:]
+    assert "distributed." not in loud.stderr  # Dask's own thirty-odd INFO lines only with --verbose
     assert re.search(r"shard/s|s/shard", loud.stderr) and "<" in loud.stderr  # tqdm's rate and its time left
     assert f"→ {tmp_path / 's'}" in loud.stderr  # where it writes
     for heading in ("recordings", "samples", "shards", "rejects", "time"):

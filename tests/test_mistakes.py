@@ -1,0 +1,101 @@
+"""A user's mistakes, made as a user makes them (the command line, in a shell): each ends promptly, with a
+non-zero exit, no traceback, and a last line that names the thing and says what to do next."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], cwd: Path = REPO, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def assert_refused(done: subprocess.CompletedProcess, *expected: str) -> None:
+    assert done.returncode != 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    for text in expected:
+        assert text in last, (text, done.stderr[-2000:])
+
+
+def params_with(tmp_path: Path, section: str, **settings) -> Path:
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document[section] |= settings
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.fixture
+def trained_elsewhere(tmp_path) -> Path:
+    """A checkpoint whose run trained CeFA Protocol 3_1 (all that evaluate reads before it refuses it)."""
+    path = tmp_path / "other" / "checkpoint.pt"
+    path.parent.mkdir()
+    torch.save({"config": {"dataset": "cefa", "protocol": "3_1"}, "model": {}}, path)
+    return path
+
+
+def test_training_mistakes(cefa_shards, tmp_path, trained_elsewhere):
+    m, s = str(cefa_shards.manifests), str(cefa_shards.out)
+    train = ["training.train", "--dataset", "cefa", "--manifests", m, "--shards", s]
+    assert_refused(run([*train, "--protocol", "9@9"]), "no shards for protocol '9@9'", "4_1 (4@1, p4.1)")
+    assert_refused(run(["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests", str(tmp_path)]),
+                   f"{tmp_path / 'splits.json'} does not exist: run python -m pipeline.shard first")
+    assert_refused(run([*train, "--protocol", "4@1", "--out", str(tmp_path / "new"), "--resume"]),
+                   f"--resume: no checkpoint at {tmp_path / 'new' / 'checkpoint.pt'}")
+    assert_refused(run([*train, "--protocol", "4@1", "--init-weights", str(tmp_path / "resnet18.pth")]),
+                   "resnet18.pth: no such file")
+    typo = params_with(tmp_path, "train", epoch=2)
+    assert_refused(run([*train, "--protocol", "4@1", "--params", str(typo)]),
+                   "train.epoch is not a setting of train; did you mean train.epochs?")
+    evaluate = ["training.evaluate", "--dataset", "cefa", "--manifests", m, "--shards", s]
+    assert_refused(run([*evaluate, "--protocol", "p9.9"]), "no shards for protocol 'p9.9'", "4_1 (4@1, p4.1)")
+    missing = tmp_path / "models" / "checkpoint.pt"
+    assert_refused(run([*evaluate, "--protocol", "4@1", "--checkpoint", str(missing)]), f"no checkpoint at {missing}")
+    assert_refused(run([*evaluate, "--protocol", "4@1", "--checkpoint", str(trained_elsewhere)]),
+                   "was trained on cefa protocol 3_1, not cefa 4_1")
+    assert_refused(run([*evaluate, "--protocol", "4@1", "--rule", "eer20"]), "expected eer or bpcerN")
+
+
+def test_pipeline_mistakes(demo_manifests, cefa_shards, tmp_path):
+    root, manifests = demo_manifests("cefa")
+    assert_refused(run(["pipeline.index", "--dataset", "cefa", "--root", str(tmp_path / "CeFA"), "--out", str(tmp_path)]),
+                   f"--root {tmp_path / 'CeFA'} does not exist; cefa expects a folder holding CASIA_CeFA/Ethnicity/")
+    shard = ["pipeline.shard", "--root", str(root), "--manifests", str(manifests), "--out", str(tmp_path / "s")]
+    assert_refused(run([*shard, "--dataset", "casia"]), "invalid choice: 'casia'", "'cefa', 'surf', 'oulu', 'siw'")
+    assert_refused(run([*shard, "--dataset", "surf"]), "holds cefa recordings, not surf")
+    assert_refused(run([*shard, "--dataset", "cefa", "--workers", "-1"]), "shard.workers = -1")
+    typo = params_with(tmp_path, "shard", worker=2)
+    assert_refused(run([*shard, "--dataset", "cefa", "--params", str(typo)]),
+                   "shard.worker is not a setting of shard; did you mean shard.workers?")
+    assert_refused(run(["pipeline.verify", "--shards", str(tmp_path), "--manifests", str(tmp_path / "m")]),
+                   f"{tmp_path / 'm' / 'samples.parquet'} does not exist: run python -m pipeline.shard first")
+    assert_refused(run(["pipeline.report", "--dataset", "cefa", "--root", str(root), "--manifests",
+                        str(cefa_shards.manifests), "--shards", str(tmp_path / "none")]),
+                   f"shard folder {tmp_path / 'none'} does not exist")
+
+
+def test_commands_run_outside_the_project_with_every_path_given(demo_manifests, tmp_path):
+    """In a folder of the user's, beside a params.yaml of another project: nothing is taken from it."""
+    root, manifests = demo_manifests("surf")
+    elsewhere = tmp_path / "my-project"
+    elsewhere.mkdir()
+    (elsewhere / "params.yaml").write_text("learning_rate: 0.1\n")
+    out = elsewhere / "m"
+    done = run(["pipeline.index", "--dataset", "surf", "--root", str(root), "--out", str(out), "-q"], cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    done = run(["pipeline.shard", "--dataset", "surf", "--root", str(root), "--manifests", str(out), "--out",
+                str(elsewhere / "s"), "--workers", "0", "-q"], cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    done = run(["pipeline.verify", "--shards", str(elsewhere / "s"), "--manifests", str(out), "-q"], cwd=elsewhere)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
