@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from common import DATASETS, bench_manifests, best_of, header, stage_config, table, verdict
-from pipeline import faces, samples, shard_task
+from pipeline import face_sources, faces, samples
+from pipeline.format.tars import TarWriter
 from pipeline.datasets.probe import numbered_frames
 from pipeline.datasets.records import MODALITIES
 from pipeline.plan import plan_shards
@@ -79,14 +80,15 @@ def shard_once(config: StageConfig) -> None:
 #: The steps of the per-stage split: (label, owner, attribute) of the functions wrapped.
 STEPS = [
     ("decode", samples, "_read"),
-    ("faces", samples.WindowGeometry, "for_window"),
-    ("faces", samples.WindowGeometry, "__init__"),
+    ("faces", face_sources.BlackBorder, "locate"),
+    ("faces", face_sources.EyePositions, "locate"),
+    ("faces", samples, "face_source_for"),
     ("crop", faces, "crop"),
     ("pooling", samples, "dynamic_image"),
     ("pooling", samples, "quantise"),
     ("encode", samples, "encode_image"),
     ("hash", samples, "payload_digest"),
-    ("write", shard_task, "_add_member"),
+    ("write", TarWriter, "add_sample"),
 ]
 
 
@@ -115,7 +117,7 @@ def step_timers() -> Iterator[dict[str, float]]:
 
 
 def warm_up() -> None:
-    """Imports and the compiled dynamic-image kernel's cache load happen once per worker, not per shard."""
+    """Imports happen once per worker, not per shard."""
     import cv2  # noqa: F401
     import decord  # noqa: F401
 

@@ -114,35 +114,50 @@ def frame_size(frame: np.ndarray) -> tuple[int, int]:
 
 # -- black-border crops (CeFA, CASIA-SURF) --------------------------------------------------------
 def foreground(frame: np.ndarray) -> np.ndarray:
-    """Where one ``(H, W[, 3])`` frame is brighter than the black background (any channel)."""
-    if frame.ndim == 3:  # two element-wise maxima: one max(axis=2) reduction is much slower
-        frame = np.maximum(np.maximum(frame[..., 0], frame[..., 1]), frame[..., 2])
-    return frame > BLACK_LEVEL
+    """Where one ``(H, W[, 3])`` frame is brighter than the black background (any channel), as a uint8 0/1 mask.
+
+    OpenCV's ``inRange`` finds the black pixels of a colour frame in one pass (numpy needs two maxima and a
+    comparison, five times the time: this runs for every frame of every window of CeFA and CASIA-SURF).
+    """
+    import cv2
+
+    if frame.ndim == 3:
+        return (cv2.inRange(frame, (0, 0, 0), (BLACK_LEVEL,) * 3) == 0).view(np.uint8)
+    return (frame > BLACK_LEVEL).view(np.uint8)
 
 
-def mask_box(mask: np.ndarray) -> Box | None:
-    """The extent of a foreground mask (pixel edges: a one-pixel mask at (0, 0) is (0, 0, 1, 1)), or None."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
+@dataclass(frozen=True)
+class Extent:
+    """Where a foreground mask is: its box (pixel edges: a one-pixel mask at (0, 0) is (0, 0, 1, 1)) and its
+    centroid in the same coordinates.
+
+    A face crop's box can flicker by a pixel from frame to frame where dark pixels sit at the black level;
+    its centroid, averaged over every face pixel, moves by a fraction of that.
+    """
+
+    box: Box
+    centre: tuple[float, float]
+
+
+def mask_extent(mask: np.ndarray) -> Extent | None:
+    """The :class:`Extent` of a uint8 0/1 mask (None when it is empty), from its row and column counts."""
+    import cv2
+
+    columns = cv2.reduce(mask, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    rows = cv2.reduce(mask, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    total = int(columns.sum())
+    if total == 0:
         return None
-    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+    xs, ys = np.flatnonzero(columns), np.flatnonzero(rows)
+    box = (float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1))
+    centre = (float(columns @ np.arange(mask.shape[1])) / total + 0.5, float(rows @ np.arange(mask.shape[0])) / total + 0.5)
+    return Extent(box, centre)
 
 
 def foreground_box(frame: np.ndarray) -> Box | None:
     """Extent of the pixels brighter than the black background in one frame, or None."""
-    return mask_box(foreground(frame))
-
-
-def mask_centre(mask: np.ndarray) -> tuple[float, float]:
-    """Centroid of a non-empty foreground mask, in the same coordinates as :func:`mask_box`.
-
-    A face crop's extent can flicker by a pixel from frame to frame where dark pixels sit at the black
-    level; its centroid, averaged over every face pixel, moves by a fraction of that.
-    """
-    total = float(mask.sum())
-    x = float(mask.sum(axis=0) @ np.arange(mask.shape[1])) / total + 0.5
-    y = float(mask.sum(axis=1) @ np.arange(mask.shape[0])) / total + 0.5
-    return x, y
+    extent = mask_extent(foreground(frame))
+    return None if extent is None else extent.box
 
 
 def union_box(boxes: Iterable[Box | None]) -> Box | None:
@@ -173,14 +188,15 @@ def black_border_geometries(
     """
     geometries: dict[str, list[CropGeometry]] = {}
     for group in shared_grids(clips):
-        masks = []
+        extents = []
         for position, number in enumerate(frames):
-            mask = np.logical_or.reduce([foreground(clips[m][position]) for m in group])
-            if not mask.any():
+            masks = [foreground(clips[m][position]) for m in group]
+            extent = mask_extent(masks[0] if len(masks) == 1 else np.bitwise_or.reduce(masks))
+            if extent is None:
                 raise NoGeometry("no_face", f"{'/'.join(group)} frame {number}: no pixel brighter than the black background")
-            masks.append(mask)
-        side = max(max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in map(mask_box, masks))
-        window = [box_geometry(_square(mask_centre(mask), side), size, padding, "black_border") for mask in masks]
+            extents.append(extent)
+        side = max(max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in (e.box for e in extents))
+        window = [box_geometry(_square(e.centre, side), size, padding, "black_border") for e in extents]
         geometries |= {modality: window for modality in group}
     return geometries
 
