@@ -58,6 +58,24 @@ def test_quiet_and_verbose_exclude_each_other(capsys):
 
 
 @pytest.mark.parametrize("name", sorted(MAINS))
+def test_every_option_of_every_command_has_a_help_text(name, monkeypatch):
+    import argparse
+
+    added = []
+    original = argparse._ActionsContainer.add_argument
+
+    def recording(self, *names, **options):
+        added.append((names, options.get("help")))
+        return original(self, *names, **options)
+
+    monkeypatch.setattr(argparse._ActionsContainer, "add_argument", recording)
+    with pytest.raises(SystemExit):
+        MAINS[name](["--help"])
+    silent = [names for names, text in added if not text and names != ("-h", "--help")]
+    assert len(added) > 3 and not silent, f"{name}: options without a help text: {silent}"
+
+
+@pytest.mark.parametrize("name", sorted(MAINS))
 def test_every_command_line_offers_quiet_and_verbose(name, capsys):
     with pytest.raises(SystemExit) as exit_:
         MAINS[name](["--help"])
