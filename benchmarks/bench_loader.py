@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common import DATASETS, all_shards, bench_shards, best_of, header, stage_config, table, training_step, verdict
 from bench_dynamic import loop_float64
+from common import DATASETS, all_shards, bench_shards, best_of, header, stage_config, table, training_step, verdict
 from pipeline import faces
 from pipeline.datasets.oulu import read_eye_file
 from pipeline.datasets.probe import numbered_frames
 from pipeline.dynamic import quantise
 from pipeline.format.images import IMAGE_FORMATS, decode_image, encode_image
-from pipeline.shard import StageConfig
 from pipeline.format.splits import SplitShards
 from pipeline.format.tars import read_tar_samples
+from pipeline.shard import StageConfig
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, geometric_matrix, warp
 from training.data import SampleDecoder, collate, loader, train_pipeline, unpack
 from training.scoring import model_inputs

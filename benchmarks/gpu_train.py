@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 

@@ -15,10 +15,11 @@ no box for its frames, eyes outside the frame) hands the window to the detector,
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class FaceSource(Protocol):
         """Geometries for the window of frame numbers ``frames``; raises :class:`faces.NoGeometry`."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def detector_for(backend: str) -> Detector:
     """One detector per worker process: model weights load once, not once per window."""
     return make_detector(backend)

@@ -29,6 +29,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 from .errors import BadData

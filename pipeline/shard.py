@@ -13,9 +13,10 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 

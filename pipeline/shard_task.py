@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .datasets.probe import numbered_frames
-from .format.tars import TarWriter
 from .errors import BadData
+from .format.tars import TarWriter
 from .io import temporary_path, write_json_atomic
 from .plan import ShardPlan, reject_row, source_paths
 from .samples import SampleConfig, recording_samples

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from pipeline import index, shard, verify
+from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
 from pipeline.demo import cli as demo
 from pipeline.report import cli as report
-from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
 from pipeline.shard import StageConfig, StageSummary, format_summary
 from training import evaluate, train
 

@@ -151,9 +151,9 @@ def _release_window(still: bool, seed: int = 0) -> tuple[dict[str, list[np.ndarr
     vary, depth and IR at half scale), and as a clean recording (one size, one grid); both JPEG-coded."""
     import cv2
 
-    from pipeline.demo.write import JPEG_PARAMS
     from pipeline.demo.crops import STREAMS, _detect_and_cut, _resized
     from pipeline.demo.render import RenderSpec, render, rng_for
+    from pipeline.demo.write import JPEG_PARAMS
 
     def jpeg(image: np.ndarray) -> np.ndarray:
         return cv2.imdecode(cv2.imencode(".jpg", image, JPEG_PARAMS)[1], cv2.IMREAD_UNCHANGED)

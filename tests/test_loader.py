@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
 from pipeline.format.images import decode_image
 from pipeline.format.splits import SplitShards
+from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
 from training.data import CorruptSamples, SampleDecoder, iterate_eval, loader, split_shards, train_pipeline
+from training.scoring import model_inputs
 from training.tar_stream import tar_samples
 
 from .tars import write_tar
-from training.scoring import model_inputs
 
 
 @pytest.mark.parametrize("workers", [0, 1, 2])

@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.index import build_index, write_index
-from pipeline.report import ReportConfig, build_report
-from pipeline.report.cli import main as report_main
-from pipeline.report import sample_tiles
-from pipeline.report.data import attribute_columns, attribute_table, load_manifests
-from pipeline.report.sheets import LABEL_BAR, MISSING
 from pipeline.format.images import decode_image, encode_image
 from pipeline.format.tars import read_tar_samples
+from pipeline.index import build_index, write_index
+from pipeline.report import ReportConfig, build_report, sample_tiles
+from pipeline.report.cli import main as report_main
+from pipeline.report.data import attribute_columns, attribute_table, load_manifests
+from pipeline.report.sheets import LABEL_BAR, MISSING
 from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, run
 

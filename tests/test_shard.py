@@ -17,12 +17,11 @@ import pandas as pd
 import pytest
 
 from pipeline import faces
-from pipeline.frames import open_source
 from pipeline.format.images import decode_image
 from pipeline.format.tars import read_tar_samples
+from pipeline.frames import open_source
 from pipeline.samples import SampleConfig
-from pipeline.shard import StageConfig, run
-from pipeline.shard import main as shard_main
+from pipeline.shard import StageConfig, main as shard_main, run
 from pipeline.verify import verify
 
 from .manifests import copy_index_manifests

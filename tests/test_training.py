@@ -17,8 +17,7 @@ import yaml
 from training.checkpoint import build_model, load_checkpoint, load_trained
 from training.config import TrainConfig, config_from_args
 from training.evaluate import main as evaluate_main
-from training.train import main as train_main
-from training.train import run
+from training.train import main as train_main, run
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,8 +13,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from pipeline.io import write_bytes_atomic
 from pipeline.figures import figure_png
+from pipeline.io import write_bytes_atomic
 
 from .metrics import det_points, pad_metrics, plottable_splits, roc_points
 

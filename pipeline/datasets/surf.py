@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .probe import frame_folder_modalities, locate
 from .listfiles import BinaryLabels, read_list_files
+from .probe import frame_folder_modalities, locate
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
 from ..protocols import ProtocolSpec

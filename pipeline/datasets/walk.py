@@ -1,8 +1,8 @@
 """Walking a raw tree: sorted folder listings where every unexpected entry becomes a reported problem."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .probe import VIDEO_SUFFIXES
 from .records import Problem, RecordError, Recording, Scan, ScanError

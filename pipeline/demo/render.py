@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import cv2
 import numpy as np
@@ -138,7 +138,7 @@ def _masks() -> dict[str, np.ndarray]:
     return masks
 
 
-@lru_cache(maxsize=None)
+@cache
 def _roi(name: str) -> tuple[slice, slice]:
     """Bounding slices of a mask: looks are computed only where the object can be seen."""
     ys, xs = np.nonzero(_masks()[name])
@@ -427,7 +427,7 @@ def _light(place: int, seed: int) -> np.ndarray:
     return (rng.uniform(0.75, 1.15) * rng.uniform(0.92, 1.08, 3)).astype(np.float32)
 
 
-def _warp(job: "_Job", img: np.ndarray, t: int) -> np.ndarray:
+def _warp(job: _Job, img: np.ndarray, t: int) -> np.ndarray:
     out = cv2.warpAffine(img, job.warp_mats[t], (job.spec.width, job.spec.height),
                          flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import data, html
+from .plots import histogram_png
+from .sheets import Sheet, compose_sheet
 from ..datasets.records import MODALITIES
 from ..format.images import decode_image
 from ..format.members import image_member
 from ..io import write_bytes_atomic
-from . import data
-from . import html
-from .plots import histogram_png
-from .sheets import Sheet, compose_sheet
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from .build import ReportConfig, build_report
 from ..cli import add_verbosity_arguments, configure_logging
 from ..params import dataset_path, load_section, raw_root
-from .build import ReportConfig, build_report
 
 log = logging.getLogger("pipeline.report")
 
