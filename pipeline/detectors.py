@@ -87,7 +87,8 @@ class FaceAlignmentDetector:
         if not landmarks:
             return None
         points = max(landmarks, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
-        return float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max())
+        return (float(points[:, 0].min()), float(points[:, 1].min()),
+                float(points[:, 0].max()), float(points[:, 1].max()))
 
 
 def resolve_backend(backend: str) -> str:

@@ -80,7 +80,8 @@ class DetectorFaces:
         image = centre if centre.ndim == 3 else np.repeat(centre[..., None], 3, axis=2)
         box = detector.detect(image)
         if box is None:
-            raise faces.NoGeometry("no_face", f"{detector.name} found no face in {reference} frame {frames[len(frames) // 2]}")
+            raise faces.NoGeometry("no_face",
+                                   f"{detector.name} found no face in {reference} frame {frames[len(frames) // 2]}")
         geometry = faces.box_geometry(box, self.size, self.padding, detector.name)
         return WindowFaces(faces.map_to_modalities(geometry, clips, reference), detector.name, self.issue)
 

@@ -178,7 +178,8 @@ def black_border_geometries(
         for position, number in enumerate(frames):
             mask = np.logical_or.reduce([foreground(clips[m][position]) for m in group])
             if not mask.any():
-                raise NoGeometry("no_face", f"{'/'.join(group)} frame {number}: no pixel brighter than the black background")
+                raise NoGeometry("no_face",
+                                 f"{'/'.join(group)} frame {number}: no pixel brighter than the black background")
             masks.append(mask)
         side = max(max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in map(mask_box, masks))
         window = [box_geometry(_square(mask_centre(mask), side), size, padding, "black_border") for mask in masks]

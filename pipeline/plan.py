@@ -122,10 +122,12 @@ def plan_shards(
         video_id = video["video_id"]
         escaping = escaping_paths(video)
         if escaping:
-            rejects.append(reject_row(video_id, None, "plan", "unsafe_path", f"paths must stay inside the raw root: {escaping}"))
+            rejects.append(reject_row(video_id, None, "plan", "unsafe_path",
+                                      f"paths must stay inside the raw root: {escaping}"))
             continue
         if video_id not in memberships:
-            rejects.append(reject_row(video_id, None, "plan", "not_in_any_protocol", "no protocol split selects this recording"))
+            rejects.append(reject_row(video_id, None, "plan", "not_in_any_protocol",
+                                      "no protocol split selects this recording"))
             continue
         paired, step = recording_frames(video)
         windows = recording_windows(paired, memberships[video_id], length, count, step)

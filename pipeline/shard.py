@@ -3,9 +3,10 @@
     python -m pipeline.shard --dataset cefa [--root DIR] [--manifests DIR] [--out DIR]
                              [--workers N | --scheduler ADDRESS]
 
-Every option defaults to ``params.yaml`` (section ``shard``; the raw root from the ``raw`` mapping). Writes ``<out>/*.tar`` and, in the
-manifest folder, ``samples.parquet``, ``rejects.parquet``, ``shards.parquet`` and ``splits.json`` (for
-every protocol split: its shard files and sample count). A rerun redoes only unfinished shards.
+Every option defaults to ``params.yaml`` (section ``shard``; the raw root from the ``raw`` mapping).
+Writes ``<out>/*.tar`` and, in the manifest folder, ``samples.parquet``, ``rejects.parquet``,
+``shards.parquet`` and ``splits.json`` (for every protocol split: its shard files and sample count).
+A rerun redoes only unfinished shards.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["video_id", "window", "stage", "reason", "detail"]
 SAMPLE_COLUMNS = [
-    "key", "video_id", "window", "frames", "shard", "crop_method", "annotation_issue", "frame_gap", "sizes_vary", "sha256",
+    "key", "video_id", "window", "frames", "shard", "crop_method", "annotation_issue", "frame_gap", "sizes_vary",
+    "sha256",
 ]
 
 
@@ -85,7 +87,8 @@ def run(config: StageConfig) -> StageSummary:
             todo.append(shard)
         else:
             results[shard.name] = done
-    log.info("%d shards planned, %d already complete, %d to write → %s", len(plan.shards), len(results), len(todo), config.out)
+    log.info("%d shards planned, %d already complete, %d to write → %s", len(plan.shards), len(results), len(todo),
+             config.out)
     failed = []
     for name, result in _execute(todo, config):
         if isinstance(result, BaseException):
@@ -104,7 +107,8 @@ def run(config: StageConfig) -> StageSummary:
 
 
 def _failed_window(video_id: str, window: int, shard: str) -> dict[str, Any]:
-    return reject_row(video_id, window, "shard", "task_failed", f"shard {shard} failed (see the log); rerun to retry it")
+    return reject_row(video_id, window, "shard", "task_failed",
+                      f"shard {shard} failed (see the log); rerun to retry it")
 
 
 def _remove_leftovers(out: Path, planned: set[str]) -> None:
@@ -155,13 +159,15 @@ def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
     if config.scheduler:
         client = Client(config.scheduler)
     else:
-        cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True, dashboard_address=_dashboard())
+        cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=_dashboard())
         client = Client(cluster)
     try:
         if client.dashboard_link and _dashboard():
             log.info("Dask dashboard: %s", client.dashboard_link)
         futures = {
-            client.submit(write_shard, shard, *args, key=f"shard-{shard.name}", retries=config.retries, pure=False): shard.name
+            client.submit(write_shard, shard, *args, key=f"shard-{shard.name}", retries=config.retries,
+                          pure=False): shard.name
             for shard in todo
         }
         for future in as_completed(futures):
@@ -198,7 +204,8 @@ def _write_manifests(config, videos, protocols, results, plan_rejects, failed) -
         columns=["shard", "signature", "n_samples", "n_bytes"],
     )
     write_parquet_atomic(samples.sort_values("key", ignore_index=True), config.manifests / "samples.parquet")
-    write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True), config.manifests / "rejects.parquet")
+    write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True),
+                         config.manifests / "rejects.parquet")
     write_parquet_atomic(shards, config.manifests / "shards.parquet")
     splits = config.manifests / SPLITS_FILE
     if failed:  # an index without the failed shards would let training read partial splits
@@ -257,7 +264,8 @@ def format_summary(summary: StageSummary, config: StageConfig) -> str:
         f"  manifests   {config.manifests}",
     ]
     reasons = sorted(summary.rejects_by_reason.items(), key=lambda item: (-item[1], item[0]))
-    lines.append(f"  rejects     {sum(summary.rejects_by_reason.values())} (windows or recordings, see rejects.parquet)")
+    lines.append(f"  rejects     {sum(summary.rejects_by_reason.values())} "
+                 "(windows or recordings, see rejects.parquet)")
     lines += [f"    {reason:<20} {count}" for reason, count in reasons]
     if summary.failed_shards:
         lines.append(f"  failed      {len(summary.failed_shards)} shards: {', '.join(summary.failed_shards)}")
@@ -269,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.shard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
     parser.add_argument("--root", help="raw dataset root (default: the dataset's line in params.yaml raw)")
-    parser.add_argument("--manifests", help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
+    parser.add_argument("--manifests",
+                        help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
     parser.add_argument("--out", help="folder for the .tar shards (default: shard.out)")
     parser.add_argument("--workers", type=int, help="local Dask worker processes; 0 runs in this process")
     parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786)")

@@ -200,4 +200,5 @@ def test_a_still_face_cut_out_per_frame_gives_a_near_zero_dynamic_image():
     live = _mean_dynamic(moving, faces.black_border_geometries(moving, frames, 128, 0.1))
     for modality in ("rgb", "depth", "ir"):
         assert ours[modality] <= 1.5 * floor[modality] + 1.0, (modality, ours, floor)
-        assert ours[modality] < 0.35 * live[modality] and ours[modality] < 0.2 * naive[modality], (modality, ours, live, naive)
+        assert ours[modality] < 0.35 * live[modality] and ours[modality] < 0.2 * naive[modality], (
+            modality, ours, live, naive)

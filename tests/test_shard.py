@@ -244,7 +244,8 @@ def test_local_cluster_and_external_scheduler_give_the_same_shards(sharded, demo
     try:
         for _ in range(2):
             processes.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
-                                               "--no-dashboard", "--host", "127.0.0.1"], env=env, stderr=subprocess.DEVNULL))
+                                               "--no-dashboard", "--host", "127.0.0.1"],
+                                              env=env, stderr=subprocess.DEVNULL))
         _wait_for_workers(address, 2)
         remote_manifests = copy_index_manifests(manifests, tmp_path / "rm")
         status = shard_main(["--dataset", "surf", "--root", str(root), "--manifests", str(remote_manifests),

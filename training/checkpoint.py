@@ -23,8 +23,8 @@ from .model import SDNet
 def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
     """A fresh SD-Net for ``modalities`` with the run's switches (and ImageNet weights when given)."""
     model = SDNet(modalities=tuple(modalities), width=config.width, static=config.static, dynamic=config.dynamic,
-                  shared=config.shared, forward_feeding=config.forward_feeding, backward_feeding=config.backward_feeding,
-                  final_head=config.final_head)
+                  shared=config.shared, forward_feeding=config.forward_feeding,
+                  backward_feeding=config.backward_feeding, final_head=config.final_head)
     if config.init_weights:
         model.load_imagenet(config.init_weights)
     return model

@@ -155,7 +155,8 @@ class SDNet(nn.Module):
         super().__init__()
         self.modalities = _check_modalities(modalities)
         if not (static or dynamic):
-            raise ValueError("SDNet needs the static branch, the dynamic branch or both; got static=False, dynamic=False")
+            raise ValueError("SDNet needs the static branch, the dynamic branch or both; "
+                             "got static=False, dynamic=False")
         if width < 1:
             raise ValueError(f"width must be a positive number of channels, got {width!r}")
         if final_head not in FINAL_HEADS:

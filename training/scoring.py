@@ -54,7 +54,8 @@ def score_windows(
                          batch["attack_type"][i], score, *per_head[i]))
     core.train(was_training)
     if skipped:
-        log.warning("%s/%s: %d corrupt samples skipped: their windows have no score", shards.protocol, shards.split, skipped)
+        log.warning("%s/%s: %d corrupt samples skipped: their windows have no score", shards.protocol, shards.split,
+                    skipped)
     rows = gather_rows(rows)
     if len(rows) != shards.n_samples:
         log.error("%s/%s: %d windows scored, splits.json lists %d: the metrics miss the others",

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 def build_optimizer(config: TrainConfig, model: torch.nn.Module):
     if config.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                    weight_decay=config.weight_decay)
     else:  # adam: TrainConfig admits no other
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.lr_milestones), gamma=0.1)
@@ -92,7 +93,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
         start = state["epoch"] + 1
         log.info("resumed from %s at epoch %d", checkpoint, start)
     if dist.world_size > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
     scaler = torch.amp.GradScaler(enabled=dist.device.type == "cuda")
     metrics: dict[str, float] = {}
     live = (
@@ -126,7 +128,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
 def train_splits(config: TrainConfig) -> tuple[SplitShards, SplitShards]:
     """The train and dev shards of the run's protocol; raises when splits.json or a shard is missing."""
     index = SplitIndex.load(Path(config.manifests))
-    return index.split(config.protocol, "train", Path(config.shards)), index.split(config.protocol, "dev", Path(config.shards))
+    return (index.split(config.protocol, "train", Path(config.shards)),
+            index.split(config.protocol, "dev", Path(config.shards)))
 
 
 def share_cpu(num_workers: int, dist: DistInfo) -> None:

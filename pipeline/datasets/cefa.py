@@ -1,9 +1,9 @@
 """CASIA-SURF CeFA: RGB, depth and IR frame folders, in the public release or the CVPR 2020 challenge layout.
 
-Public release::
+Public release (recordings named Race_ID_Device_Session_PAI, masks Mask_ID_Dresses_Glasses_Device_Session_Lighting)::
 
-    CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/{color,depth,ir}/0001.jpg     Race_ID_Device_Session_PAI
-    CASIA_CeFA/Mask/3D-Mask/073/1_073_1_0_2_1_2/{color,depth,ir}/0001.jpg     Mask_ID_Dresses_Glasses_Device_Session_Lighting
+    CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/{color,depth,ir}/0001.jpg
+    CASIA_CeFA/Mask/3D-Mask/073/1_073_1_0_2_1_2/{color,depth,ir}/0001.jpg
 
 Challenge release (Protocol 4 only)::
 
@@ -117,7 +117,8 @@ def _parse_2d(recording_dir: Path, root: Path, folders: dict[str, str], video_id
 def _parse_mask(recording_dir: Path, root: Path) -> Recording:
     match = _CODE_MASK.match(recording_dir.name)
     if not match:
-        raise ScanError("malformed_name", "expected Mask_ID_Dresses_Glasses_Device_Session_Lighting like 1_073_1_0_2_1_2")
+        raise ScanError("malformed_name",
+                        "expected Mask_ID_Dresses_Glasses_Device_Session_Lighting like 1_073_1_0_2_1_2")
     code = {k: int(v) for k, v in match.groupdict().items()}
     mask_code, attack_type, attack_detail = MASKS[recording_dir.parent.parent.name]
     if code["mask"] != mask_code or recording_dir.parent.name != match["id"]:

@@ -19,13 +19,15 @@ def config_from_args(args: argparse.Namespace, params: dict, root: Path) -> Repo
         return Path(value) if value else dataset_path(template, args.dataset)
 
     return ReportConfig(
-        dataset=args.dataset, root=Path(args.root) if args.root else root, manifests=pick("manifests", params["manifests"]),
+        dataset=args.dataset, root=Path(args.root) if args.root else root,
+        manifests=pick("manifests", params["manifests"]),
         shards=pick("shards", params["out"]), out=pick("out", "reports/{dataset}"), per_type=args.per_type,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.report", description="Write the dataset report: contact sheets, plots and one HTML page")
+    parser = argparse.ArgumentParser(prog="python -m pipeline.report",
+                                     description="Write the dataset report: contact sheets, plots and one HTML page")
     parser.add_argument("--dataset", required=True, help="cefa, surf, oulu or siw")
     parser.add_argument("--root", help="raw dataset root, for rejected recordings' frames (default: the dataset's "
                                        "line in params.yaml raw)")

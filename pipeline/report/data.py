@@ -318,7 +318,8 @@ def gap_table(m: Manifests) -> pd.DataFrame:
     for video in m.videos[m.videos["video_id"].isin(ids)].sort_values("video_id").to_dict("records"):
         video_id, missing = video["video_id"], unpaired.get(video["video_id"], {})
         rows.append({"video_id": video_id,
-                     "missing in one modality": "; ".join(f"{mod}: {', '.join(map(str, n))}" for mod, n in missing.items()),
+                     "missing in one modality": "; ".join(f"{mod}: {', '.join(map(str, n))}"
+                                                          for mod, n in missing.items()),
                      "missing in every modality": ", ".join(map(str, _skipped_everywhere(video))),
                      "paired frames": int(video["n_frames_paired"]),
                      "windows": int(gaps["windows"].get(video_id, 0)),
