@@ -16,7 +16,7 @@ from pipeline.datasets.records import MODALITIES
 from pipeline.io import replace_atomically
 
 from .config import TrainConfig
-from .distributed import unwrap
+from .distributed import SDNetOrDDP, unwrap
 from .model import SDNet
 
 
@@ -30,7 +30,7 @@ def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
     return model
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+def save_checkpoint(path: Path, model: SDNetOrDDP, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, epoch: int, config: TrainConfig) -> None:
     core = unwrap(model)
     state = {"model": core.state_dict(), "model_config": core.config(), "optimizer": optimizer.state_dict(),

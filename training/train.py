@@ -25,7 +25,7 @@ from pipeline.params import load_section
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
 from .config import TrainConfig, config_from_args
 from .data import CorruptSamples, loader, train_pipeline
-from .distributed import DistInfo, setup, teardown, unwrap
+from .distributed import DistInfo, SDNetOrDDP, setup, teardown, unwrap
 from .metrics import pad_metrics, threshold_at_eer
 from .model import FINAL_HEADS
 from .scores import video_scores
@@ -33,7 +33,10 @@ from .scoring import model_inputs, score_windows
 
 log = logging.getLogger(__name__)
 
-def build_optimizer(config: TrainConfig, model: torch.nn.Module):
+def build_optimizer(
+    config: TrainConfig, model: torch.nn.Module
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR]:
+    optimizer: torch.optim.Optimizer
     if config.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                     weight_decay=config.weight_decay)
@@ -81,7 +84,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     out.mkdir(parents=True, exist_ok=True)
     train_shards, dev_shards = train_splits(config)
     modalities, dev_modalities = list(train_shards.modalities), list(dev_shards.modalities)
-    model = build_model(config, modalities).to(dist.device)
+    model: SDNetOrDDP = build_model(config, modalities).to(dist.device)
     optimizer, scheduler = build_optimizer(config, model)
     start = 0
     checkpoint = out / "checkpoint.pt"
@@ -109,7 +112,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
                                   config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers,
                                   CorruptSamples(config.fail_on_corrupt))
         metrics = train_epoch(model, optimizer, scaler, loader(pipeline, config.num_workers), modalities, dist)
-        metrics["lr"] = scheduler.get_last_lr()[0]  # the rate this epoch trained with
+        metrics["lr"] = float(scheduler.get_last_lr()[0])  # the rate this epoch trained with
         scheduler.step()
         dev = score_windows(model, dev_shards, dev_modalities, config.batch_size, config.num_workers,
                             dist.device, dist.world_size, config.fail_on_corrupt)
