@@ -147,6 +147,7 @@ def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
         return
     if config.workers == 0 and config.scheduler is None:
         for shard in todo:  # in-process: for debugging and profiling
+            result: dict[str, Any] | Exception
             try:
                 result = write_shard(shard, *args)
             except Exception as error:  # as under Dask: this shard fails, the others are still written
@@ -239,10 +240,12 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Pat
     raw root from params.yaml's ``raw`` mapping when ``--root`` is not given."""
     values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
     sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
-    if values.get("root") is None and root is None:
+    if values.get("root") is not None:
+        root = Path(values["root"])
+    elif root is None:
         raise ValueError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
     return StageConfig(
-        root=Path(values["root"]) if values.get("root") is not None else root,
+        root=root,
         manifests=dataset_path(str(values["manifests"]), args.dataset),
         out=dataset_path(str(values["out"]), args.dataset),
         window_length=int(values["window_length"]),

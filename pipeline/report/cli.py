@@ -13,14 +13,13 @@ log = logging.getLogger("pipeline.report")
 
 
 def config_from_args(args: argparse.Namespace, params: dict, root: Path) -> ReportConfig:
-    """Paths from the command line, else the ``shard`` section's; ``root``: the raw root from ``raw``."""
+    """Paths from the command line, else the ``shard`` section's; ``root``: the raw root (--root, else ``raw``'s)."""
     def pick(name: str, template: str) -> Path:
         value = getattr(args, name)
         return Path(value) if value else dataset_path(template, args.dataset)
 
     return ReportConfig(
-        dataset=args.dataset, root=Path(args.root) if args.root else root,
-        manifests=pick("manifests", params["manifests"]),
+        dataset=args.dataset, root=root, manifests=pick("manifests", params["manifests"]),
         shards=pick("shards", params["out"]), out=pick("out", "reports/{dataset}"), per_type=args.per_type,
     )
 
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    root = None if args.root else raw_root(args.dataset, args.params)
+    root = Path(args.root) if args.root else raw_root(args.dataset, args.params)
     config = config_from_args(args, load_section("shard", args.params), root)
     try:
         result = build_report(config)
