@@ -146,7 +146,9 @@ def plan_shards(
 
 
 def _chunk(signature, by_video: dict[str, list[WindowTask]], records, samples_per_shard: int) -> list[ShardPlan]:
-    shards, current, size = [], [], 0
+    shards: list[ShardPlan] = []
+    current: list[RecordingTask] = []
+    size = 0
     for video_id in sorted(by_video):
         task = RecordingTask(records[video_id], tuple(by_video[video_id]))
         if current and size + len(task.windows) > samples_per_shard:
