@@ -47,7 +47,7 @@ class OpenCVDetector:
     name = "opencv"
 
     def __init__(self, min_size: int = 24):
-        import cv2
+        import cv2.data  # by name: OpenCV's stubs do not list cv2.data among cv2's attributes
 
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(str(path))

@@ -174,14 +174,16 @@ def black_border_geometries(
     """
     geometries: dict[str, list[CropGeometry]] = {}
     for group in shared_grids(clips):
-        masks = []
+        masks, boxes = [], []
         for position, number in enumerate(frames):
             mask = np.logical_or.reduce([foreground(clips[m][position]) for m in group])
-            if not mask.any():
+            box = mask_box(mask)  # None: not a pixel of foreground
+            if box is None:
                 raise NoGeometry("no_face",
                                  f"{'/'.join(group)} frame {number}: no pixel brighter than the black background")
             masks.append(mask)
-        side = max(max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in map(mask_box, masks))
+            boxes.append(box)
+        side = max(max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in boxes)
         window = [box_geometry(_square(mask_centre(mask), side), size, padding, "black_border") for mask in masks]
         geometries |= {modality: window for modality in group}
     return geometries

@@ -15,6 +15,7 @@ challenge ``4@1_train.txt`` / ``4@1_dev_ref.txt`` / ``4@1_test_ref.txt`` (**1 = 
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -162,7 +163,7 @@ def _scan_challenge(root: Path) -> Scan:
         add_parsed(found, root, recording_dir, lambda d: _parse_2d(d, root, CHALLENGE_FOLDERS))
     for split in ("dev", "test"):
         for recording_dir in subdirs(root / split, found, root):
-            add_parsed(found, root, recording_dir, lambda d, split=split: _parse_anonymised(d, root, split, labels))
+            add_parsed(found, root, recording_dir, partial(_parse_anonymised, root=root, split=split, labels=labels))
     return found
 
 
