@@ -1,5 +1,6 @@
-# Two entry points: `make demo` (the whole pipeline on synthesised demo data) and `make test`.
-# Both install into a local virtual environment first; a second run reuses it.
+# Two entry points: `make demo` (the whole pipeline on synthesised demo data) and `make test`;
+# `make lint` (ruff) and `make typecheck` (mypy), configured in pyproject.toml, check the code.
+# Each installs into a local virtual environment first; a second run reuses it.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -14,7 +15,7 @@ TORCH_INDEX ?=
 # The optional extras installed too: test (pytest), dashboard (bokeh: the Dask dashboard of the shard stage)
 EXTRAS ?= test,dashboard
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast lint typecheck bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,12 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+lint: install
+	$(PY) -m ruff check
+
+typecheck: install
+	$(PY) -m mypy
 
 # Performance benchmarks (not part of `make test`): each prints its ratio against a baseline or a limit.
 # Demo data and shards go to data/bench (reused on the next run). The GPU one: benchmarks/gpu_train.py.

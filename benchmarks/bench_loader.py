@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common import DATASETS, all_shards, bench_shards, best_of, header, stage_config, table, training_step, verdict
 from bench_dynamic import loop_float64
+from common import DATASETS, all_shards, bench_shards, best_of, header, stage_config, table, training_step, verdict
 from pipeline import faces
 from pipeline.datasets.oulu import read_eye_file
 from pipeline.datasets.probe import numbered_frames
 from pipeline.dynamic import quantise
 from pipeline.format.images import IMAGE_FORMATS, decode_image, encode_image
-from pipeline.shard import StageConfig
 from pipeline.format.splits import SplitShards
 from pipeline.format.tars import read_tar_samples
+from pipeline.shard import StageConfig
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, geometric_matrix, warp
 from training.data import SampleDecoder, collate, loader, train_pipeline, unpack
 from training.scoring import model_inputs
@@ -181,8 +181,8 @@ def check_same_tensors(config: StageConfig, modalities: list[str]) -> str:
     members = read_members(config, 1)[0]
     meta = json.loads(members["json"])
     index = next(i for i, (v, f) in enumerate(peer.items) if v["video_id"] == meta["video_id"] and f == meta["frames"])
-    ours = model_inputs(unpack(collate([SampleDecoder(modalities, AugmentConfig(), train=False)(members | {"__key__": "k"})])),
-                        modalities, torch.device("cpu"))
+    decoded = SampleDecoder(modalities, AugmentConfig(), train=False)(members | {"__key__": "k"})
+    ours = model_inputs(unpack(collate([decoded])), modalities, torch.device("cpu"))
     theirs = peer[index]
     one_level = (1.0 / 255.0 / IMAGENET_STD).reshape(3, 1, 1) * 1.001
     off, pixels = 0, 0
@@ -215,7 +215,8 @@ def bench(dataset: str) -> None:
     configs = {fmt: bench_shards(dataset, fmt, WORKERS) for fmt in IMAGE_FORMATS}
     default = stage_config(dataset, Path("unused")).sample.image_format
     per_sample = 2 * len(modalities)
-    crops = [decode_image(data) for s in read_members(configs["npy"], 100) for ext, data in sorted(s.items()) if ext != "json"]
+    crops = [decode_image(data) for s in read_members(configs["npy"], 100)
+             for ext, data in sorted(s.items()) if ext != "json"]
     rows, rates = [], {}
     for fmt, config in configs.items():
         costs = format_costs(config, fmt, crops, per_sample)
@@ -237,7 +238,8 @@ def bench(dataset: str) -> None:
     print(f"  our uint8 batches are normalised by model_inputs on the device: {1e6 * normalise:.0f} µs a sample "
           f"on this CPU (in the SD-Net step rates below)")
     steps = {width: train_step_rate(batch, modalities, width, steps=3 if width == 64 else 6) for width in (16, 64)}
-    limits = ", ".join(f"width {w}: {rate:.1f} samples/s ({'the model' if rate < rates[default] else 'the loader'} limits)"
+    limits = ", ".join(f"width {w}: {rate:.1f} samples/s "
+                       f"({'the model' if rate < rates[default] else 'the loader'} limits)"
                        for w, rate in steps.items())
     print(f"  SD-Net training on this CPU ({len(modalities)} modalities, batch {BATCH}, 2 threads): {limits}; "
           f"loader {rates[default]:.0f} samples/s = {rates[default] / steps[16]:.0f}x the width-16 step rate")

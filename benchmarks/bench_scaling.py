@@ -29,7 +29,8 @@ from pipeline.shard import StageConfig, run
 TARGET = 1.7  # issue target: 2 workers at least 1.7x faster than 1 on this 2-core machine
 #: The full datasets (DESIGN.md §5): recordings and the frames per modality the stage reads from each.
 FULL = {
-    "cefa": {"recordings": 7800, "modalities": 3, "frames": 28, "what": "~7,800 recordings x ~100 frames x 3 modalities"},
+    "cefa": {"recordings": 7800, "modalities": 3, "frames": 28,
+             "what": "~7,800 recordings x ~100 frames x 3 modalities"},
     "oulu": {"recordings": 4950, "modalities": 1, "frames": 28, "what": "4,950 Full-HD videos"},
 }
 MACHINES = {"16-core machine": 16, "10-node cluster (16 cores each)": 160}
@@ -88,7 +89,8 @@ def full_hd_frame_costs(config: StageConfig) -> tuple[float, float, float]:
     return decode, crop, demo_decode
 
 
-def extrapolate(dataset: str, per_recording: float, demo_frames: int, efficiency: float, extra_per_frame: float) -> None:
+def extrapolate(dataset: str, per_recording: float, demo_frames: int, efficiency: float,
+                extra_per_frame: float) -> None:
     """Print the predicted single-worker and parallel hours of the full dataset."""
     full = FULL[dataset]
     frames = full["frames"] * full["modalities"]
@@ -114,7 +116,8 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 seconds[workers], cpu[workers] = shard_seconds(config)
                 print(f"  {dataset}, {workers} worker(s): {seconds[workers]:.1f} s wall, workers busy "
-                      f"{cpu[workers] / (workers * seconds[workers]):.0%} of their cores (load average before: {load:.1f})")
+                      f"{cpu[workers] / (workers * seconds[workers]):.0%} of their cores "
+                      f"(load average before: {load:.1f})")
             videos = pd.read_parquet(config.manifests / "videos.parquet")
             recordings = len(videos)
             demo_frames = int(videos["n_frames_rgb"].min())

@@ -16,18 +16,18 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from common import DATASETS, bench_manifests, best_of, header, stage_config, table, verdict
 from pipeline import face_sources, faces, samples
-from pipeline.format.tars import TarWriter
 from pipeline.datasets.probe import numbered_frames
 from pipeline.datasets.records import MODALITIES
+from pipeline.format.tars import TarWriter
 from pipeline.plan import plan_shards
 from pipeline.shard import StageConfig, run
 

@@ -5,8 +5,9 @@ Both runs do the same mixed-precision training steps (fp16 autocast and a gradie
 (``training.data.train_pipeline`` + ``loader``, decoded and augmented by DataLoader workers into
 uint8 tensors) and copies it to the GPU; *resident* cycles over the same uint8 batches copied to the
 GPU beforehand, so it measures the GPU alone. Both normalise on the GPU, in ``model_inputs`` (called
-by ``common.training_step``), as training does. streaming / resident near 1 means the loader keeps the GPU fed; well below 1 means
-the GPU waits for data, and more loader workers (or cheaper decoding) would pay.
+by ``common.training_step``), as training does. streaming / resident near 1 means the loader keeps
+the GPU fed; well below 1 means the GPU waits for data, and more loader workers (or cheaper
+decoding) would pay.
 
     python benchmarks/gpu_train.py                                # CUDA, CeFA (3 modalities), width 64
     python benchmarks/gpu_train.py --device cpu --steps 2 --width 16 --batch-size 4   # smoke test here
@@ -16,7 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 

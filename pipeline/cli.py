@@ -10,6 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from typing import Protocol
 
 from .errors import UsageError
 
@@ -74,11 +75,17 @@ def progress_enabled() -> bool:
     return logging.getLogger().isEnabledFor(logging.INFO)
 
 
-def command(prog: str) -> Callable[[Callable[[list[str] | None], int]], Callable[[list[str] | None], int]]:
+class Main(Protocol):
+    """A command's entry point: the arguments (default: ``sys.argv``), and the exit status."""
+
+    def __call__(self, argv: list[str] | None = None) -> int: ...
+
+
+def command(prog: str) -> Callable[[Main], Main]:
     """Decorator for a command's ``main(argv) -> exit status``: a :class:`UsageError` or a missing file ends it
     with one line, ``<prog>: error: <what is wrong and what to do>``, and status 2; the traceback only with
     ``--verbose``. Any other exception is a bug and keeps its traceback."""
-    def decorate(body: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    def decorate(body: Main) -> Main:
         @functools.wraps(body)
         def main(argv: list[str] | None = None) -> int:
             try:

@@ -47,7 +47,7 @@ class OpenCVDetector:
     name = "opencv"
 
     def __init__(self, min_size: int = 24):
-        import cv2
+        import cv2.data  # by name: OpenCV's stubs do not list cv2.data among cv2's attributes
 
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(str(path))
@@ -87,7 +87,8 @@ class FaceAlignmentDetector:
         if not landmarks:
             return None
         points = max(landmarks, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
-        return float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max())
+        return (float(points[:, 0].min()), float(points[:, 1].min()),
+                float(points[:, 0].max()), float(points[:, 1].max()))
 
 
 def resolve_backend(backend: str) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 
 class BadData(Exception):
-    """Input data that cannot be used; ``reason`` is the reject category, ``detail`` names the file and what is wrong."""
+    """Input data that cannot be used; ``reason`` is the reject category, ``detail`` names the file and what is
+    wrong."""
 
     reason = "bad_data"
 

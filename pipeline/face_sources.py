@@ -15,10 +15,11 @@ no box for its frames, eyes outside the frame) hands the window to the detector,
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class FaceSource(Protocol):
         """Geometries for the window of frame numbers ``frames``; raises :class:`faces.NoGeometry`."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def detector_for(backend: str) -> Detector:
     """One detector per worker process: model weights load once, not once per window."""
     return make_detector(backend)
@@ -79,7 +80,8 @@ class DetectorFaces:
         image = centre if centre.ndim == 3 else np.repeat(centre[..., None], 3, axis=2)
         box = detector.detect(image)
         if box is None:
-            raise faces.NoGeometry("no_face", f"{detector.name} found no face in {reference} frame {frames[len(frames) // 2]}")
+            raise faces.NoGeometry("no_face",
+                                   f"{detector.name} found no face in {reference} frame {frames[len(frames) // 2]}")
         geometry = faces.box_geometry(box, self.size, self.padding, detector.name)
         return WindowFaces(faces.map_to_modalities(geometry, clips, reference), detector.name, self.issue)
 

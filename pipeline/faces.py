@@ -29,6 +29,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 from .errors import BadData
@@ -150,7 +151,8 @@ def mask_extent(mask: np.ndarray) -> Extent | None:
         return None
     xs, ys = np.flatnonzero(columns), np.flatnonzero(rows)
     box = (float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1))
-    centre = (float(columns @ np.arange(mask.shape[1])) / total + 0.5, float(rows @ np.arange(mask.shape[0])) / total + 0.5)
+    centre = (float(columns @ np.arange(mask.shape[1])) / total + 0.5,
+              float(rows @ np.arange(mask.shape[0])) / total + 0.5)
     return Extent(box, centre)
 
 
@@ -193,7 +195,8 @@ def black_border_geometries(
             masks = [foreground(clips[m][position]) for m in group]
             extent = mask_extent(masks[0] if len(masks) == 1 else np.bitwise_or.reduce(masks))
             if extent is None:
-                raise NoGeometry("no_face", f"{'/'.join(group)} frame {number}: no pixel brighter than the black background")
+                raise NoGeometry("no_face",
+                                 f"{'/'.join(group)} frame {number}: no pixel brighter than the black background")
             extents.append(extent)
         side = max(max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in (e.box for e in extents))
         window = [box_geometry(_square(e.centre, side), size, padding, "black_border") for e in extents]

@@ -8,8 +8,9 @@ one array: in the CeFA and CASIA-SURF releases every frame is its own face crop,
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 

@@ -21,8 +21,8 @@ import pandas as pd
 from .cli import add_verbosity_arguments, command, configure_logging
 from .datasets import DATASETS, get_adapter
 from .datasets.listfiles import ListFormatError
-from .errors import UsageError
 from .datasets.records import ListEntry, Problem, Recording, Scan
+from .errors import UsageError
 from .io import write_json_atomic, write_parquet_atomic
 from .params import load_section
 from .protocols import PROTOCOL_COLUMNS, ProtocolError, ProtocolSpec, apply_spec, check_membership, load_spec
@@ -69,7 +69,8 @@ def membership_from_lists(spec: ProtocolSpec, entries: list[ListEntry]) -> pd.Da
     rows = []
     for entry in entries:
         rule = spec.protocols[spec.resolve(entry.protocol)].splits[entry.split]
-        rows.append((spec.resolve(entry.protocol), entry.split, entry.video_id, list(rule.modalities), rule.frame_limit))
+        rows.append((spec.resolve(entry.protocol), entry.split, entry.video_id, list(rule.modalities),
+                     rule.frame_limit))
     table = pd.DataFrame(rows, columns=PROTOCOL_COLUMNS).drop_duplicates(["protocol", "split", "video_id"])
     table["frame_limit"] = table["frame_limit"].astype("Int64")
     return table.sort_values(["protocol", "split", "video_id"], ignore_index=True)
@@ -155,11 +156,13 @@ def write_index(result: IndexResult, out: Path, dataset: str, argv: list[str]) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.index", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which dataset's layout and names to read")
-    parser.add_argument("--root", required=True, type=Path, help="raw dataset root (the folder holding e.g. CASIA_CeFA/)")
+    parser.add_argument("--root", required=True, type=Path,
+                        help="raw dataset root (the folder holding e.g. CASIA_CeFA/)")
     parser.add_argument("--out", required=True, type=Path, help="manifest folder to write")
     parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check "
                                                    "(default: index.lists of params.yaml)")
-    parser.add_argument("--use-lists", action="store_true", help="take membership from --lists where they cover a split")
+    parser.add_argument("--use-lists", action="store_true",
+                        help="take membership from --lists where they cover a split")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
     parser.add_argument("--params", type=Path, help="params.yaml to read index.lists from")
     add_verbosity_arguments(parser)
@@ -197,7 +200,8 @@ def default_lists(root: Path, params: Path | None) -> Path | None:
         return None
     folder = Path(str(template).format(root=root))
     if not folder.is_dir():
-        log.warning("no official lists at %s (index.lists): protocol membership from the rules alone, unchecked", folder)
+        log.warning("no official lists at %s (index.lists): protocol membership from the rules alone, unchecked",
+                    folder)
         return None
     return folder
 

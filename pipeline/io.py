@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
-
 
 #: What a temporary name looks like (see :func:`temporary_path`): what a clean-up may remove.
 TEMPORARY_GLOB = ".*.tmp-*"

@@ -122,10 +122,12 @@ def plan_shards(
         video_id = video["video_id"]
         escaping = escaping_paths(video)
         if escaping:
-            rejects.append(reject_row(video_id, None, "plan", "unsafe_path", f"paths must stay inside the raw root: {escaping}"))
+            rejects.append(reject_row(video_id, None, "plan", "unsafe_path",
+                                      f"paths must stay inside the raw root: {escaping}"))
             continue
         if video_id not in memberships:
-            rejects.append(reject_row(video_id, None, "plan", "not_in_any_protocol", "no protocol split selects this recording"))
+            rejects.append(reject_row(video_id, None, "plan", "not_in_any_protocol",
+                                      "no protocol split selects this recording"))
             continue
         paired, step = recording_frames(video)
         windows = recording_windows(paired, memberships[video_id], length, count, step)
@@ -144,7 +146,9 @@ def plan_shards(
 
 
 def _chunk(signature, by_video: dict[str, list[WindowTask]], records, samples_per_shard: int) -> list[ShardPlan]:
-    shards, current, size = [], [], 0
+    shards: list[ShardPlan] = []
+    current: list[RecordingTask] = []
+    size = 0
     for video_id in sorted(by_video):
         task = RecordingTask(records[video_id], tuple(by_video[video_id]))
         if current and size + len(task.windows) > samples_per_shard:

@@ -173,7 +173,8 @@ def check_membership(spec: ProtocolSpec, videos: pd.DataFrame, membership: pd.Da
                 missing = "bona fide" if True not in labels else "attack"
                 problems.append(f"protocol {name}, split {split}: no {missing} recording")
         for first, second in protocol.disjoint_subjects:
-            shared = set(rows.loc[rows["split"] == first, "subject"]) & set(rows.loc[rows["split"] == second, "subject"])
+            shared = (set(rows.loc[rows["split"] == first, "subject"])
+                      & set(rows.loc[rows["split"] == second, "subject"]))
             if shared:
                 problems.append(f"protocol {name}: {first} and {second} share subjects {sorted(shared)[:5]}")
     return problems

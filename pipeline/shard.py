@@ -3,9 +3,10 @@
     python -m pipeline.shard --dataset cefa [--root DIR] [--manifests DIR] [--out DIR]
                              [--workers N | --scheduler ADDRESS]
 
-Every option defaults to ``params.yaml`` (section ``shard``; the raw root from the ``raw`` mapping). Writes ``<out>/*.tar`` and, in the
-manifest folder, ``samples.parquet``, ``rejects.parquet``, ``shards.parquet`` and ``splits.json`` (for
-every protocol split: its shard files and sample count). A rerun redoes only unfinished shards.
+Every option defaults to ``params.yaml`` (section ``shard``; the raw root from the ``raw`` mapping).
+Writes ``<out>/*.tar`` and, in the manifest folder, ``samples.parquet``, ``rejects.parquet``,
+``shards.parquet`` and ``splits.json`` (for every protocol split: its shard files and sample count).
+A rerun redoes only unfinished shards.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -34,7 +36,8 @@ log = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["video_id", "window", "stage", "reason", "detail"]
 SAMPLE_COLUMNS = [
-    "key", "video_id", "window", "frames", "shard", "crop_method", "annotation_issue", "frame_gap", "sizes_vary", "sha256",
+    "key", "video_id", "window", "frames", "shard", "crop_method", "annotation_issue", "frame_gap", "sizes_vary",
+    "sha256",
 ]
 
 
@@ -64,8 +67,8 @@ class StageConfig:
 
 
 #: The keys of params.yaml's shard section: the stage's settings and the two path templates.
-SHARD_KEYS = ({f.name for f in fields(StageConfig)} - {"root", "sample", "dataset"}) | {f.name for f in fields(SampleConfig)} \
-    | {"manifests", "out"}
+SHARD_KEYS = (({f.name for f in fields(StageConfig)} - {"root", "sample", "dataset"})
+              | {f.name for f in fields(SampleConfig)} | {"manifests", "out"})
 
 
 @dataclass
@@ -94,7 +97,8 @@ def run(config: StageConfig) -> StageSummary:
     found = sorted(set(videos["dataset"]))
     if config.dataset is not None and found != [config.dataset]:
         raise UsageError(f"{config.manifests / 'videos.parquet'} holds {', '.join(found)} recordings, not "
-                         f"{config.dataset}: pass the manifests of {config.dataset} (--manifests), or --dataset {found[0]}")
+                         f"{config.dataset}: pass the manifests of {config.dataset} (--manifests), or "
+                         f"--dataset {found[0]}")
     plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
     (config.out / PARTS).mkdir(parents=True, exist_ok=True)
     _remove_leftovers(config.out, {s.name for s in plan.shards})
@@ -107,7 +111,8 @@ def run(config: StageConfig) -> StageSummary:
             todo.append(shard)
         else:
             results[shard.name] = done
-    log.info("%d shards planned, %d already complete, %d to write → %s", len(plan.shards), len(results), len(todo), config.out)
+    log.info("%d shards planned, %d already complete, %d to write → %s", len(plan.shards), len(results), len(todo),
+             config.out)
     failed = []
     for name, result in _execute(todo, config):
         if isinstance(result, BaseException):
@@ -126,7 +131,8 @@ def run(config: StageConfig) -> StageSummary:
 
 
 def _failed_window(video_id: str, window: int, shard: str) -> dict[str, Any]:
-    return reject_row(video_id, window, "shard", "task_failed", f"shard {shard} failed (see the log); rerun to retry it")
+    return reject_row(video_id, window, "shard", "task_failed",
+                      f"shard {shard} failed (see the log); rerun to retry it")
 
 
 def _remove_leftovers(out: Path, planned: set[str]) -> None:
@@ -164,6 +170,7 @@ def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
         return
     if config.workers == 0 and config.scheduler is None:
         for shard in todo:  # in-process: for debugging and profiling
+            result: dict[str, Any] | Exception
             try:
                 result = write_shard(shard, *args)
             except Exception as error:  # as under Dask: this shard fails, the others are still written
@@ -176,13 +183,15 @@ def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
     if config.scheduler:
         client = Client(config.scheduler)
     else:
-        cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True, dashboard_address=_dashboard())
+        cluster = LocalCluster(n_workers=config.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=_dashboard())
         client = Client(cluster)
     try:
         if client.dashboard_link and _dashboard():
             log.info("Dask dashboard: %s", client.dashboard_link)
         futures = {
-            client.submit(write_shard, shard, *args, key=f"shard-{shard.name}", retries=config.retries, pure=False): shard.name
+            client.submit(write_shard, shard, *args, key=f"shard-{shard.name}", retries=config.retries,
+                          pure=False): shard.name
             for shard in todo
         }
         for future in as_completed(futures):
@@ -219,7 +228,8 @@ def _write_manifests(config, videos, protocols, results, plan_rejects, failed) -
         columns=["shard", "signature", "n_samples", "n_bytes"],
     )
     write_parquet_atomic(samples.sort_values("key", ignore_index=True), config.manifests / "samples.parquet")
-    write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True), config.manifests / "rejects.parquet")
+    write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True),
+                         config.manifests / "rejects.parquet")
     write_parquet_atomic(shards, config.manifests / "shards.parquet")
     splits = config.manifests / SPLITS_FILE
     if failed:  # an index without the failed shards would let training read partial splits
@@ -278,7 +288,8 @@ def format_summary(summary: StageSummary, config: StageConfig) -> str:
         f"  manifests   {config.manifests}",
     ]
     reasons = sorted(summary.rejects_by_reason.items(), key=lambda item: (-item[1], item[0]))
-    lines.append(f"  rejects     {sum(summary.rejects_by_reason.values())} (windows or recordings, see rejects.parquet)")
+    lines.append(f"  rejects     {sum(summary.rejects_by_reason.values())} "
+                 "(windows or recordings, see rejects.parquet)")
     lines += [f"    {reason:<20} {count}" for reason, count in reasons]
     if summary.failed_shards:
         lines.append(f"  failed      {len(summary.failed_shards)} shards: {', '.join(summary.failed_shards)}")
@@ -291,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.shard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="the dataset the manifests describe")
     parser.add_argument("--root", help="raw dataset root (default: the dataset's line in params.yaml raw)")
-    parser.add_argument("--manifests", help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
+    parser.add_argument("--manifests",
+                        help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
     parser.add_argument("--out", help="folder for the .tar shards (default: shard.out)")
     parser.add_argument("--workers", type=int, help="local Dask worker processes, one thread each; 0 runs in this "
                                                     "process (default: shard.workers)")

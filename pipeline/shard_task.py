@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .datasets.probe import numbered_frames
-from .format.tars import TarWriter
 from .errors import BadData
+from .format.tars import TarWriter
 from .io import temporary_path, write_json_atomic
 from .plan import ShardPlan, reject_row, source_paths
 from .samples import SampleConfig, recording_samples
@@ -46,7 +46,7 @@ def sources_digest(plan: ShardPlan, root: Path) -> str:
     a copy that does not keep modification times counts as changed. Only the frames the windows use
     are looked at, by frame number; a missing or unusable path counts as such.
     """
-    stats = []
+    stats: list[tuple[str, None] | tuple[str, int, int]] = []
     for task in plan.recordings:
         needed = sorted({number for window in task.windows for number in window.frames})
         for rel in source_paths(task.video):

@@ -12,9 +12,9 @@ import os
 import re
 import shutil
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -165,7 +165,8 @@ def face_boxes_outside_the_frame(root: Path, row: pd.Series) -> None:
 
 CORPUS: list[BadInput] = [
     BadInput("corrupt_jpeg", "cefa", corrupt_jpeg, "rejects", "decode_error", r"color/\d+\.jpg: not a readable image"),
-    BadInput("zero_byte_jpeg", "cefa", zero_byte_jpeg, "rejects", "decode_error", r"depth/\d+\.jpg: not a readable image"),
+    BadInput("zero_byte_jpeg", "cefa", zero_byte_jpeg, "rejects", "decode_error",
+             r"depth/\d+\.jpg: not a readable image"),
     BadInput("empty_modality_folder", "cefa", empty_modality_folder, "index", "no_frames", "'ir' holds no"),
     BadInput("missing_depth_folder", "cefa", missing_depth_folder, "index", "missing_modality", "no 'depth' folder"),
     BadInput("ir_frame_missing", "cefa", ir_frame_missing, "videos", "missing_frames_ir"),
@@ -177,16 +178,25 @@ CORPUS: list[BadInput] = [
              r"^\d frame numbers in every modality \(rgb 5, depth 5, ir 5\) < window 7"),
     BadInput("space_in_name", "cefa", space_in_name, "index", "malformed_name", "expected Race_ID"),
     BadInput("non_utf8_name", "cefa", non_utf8_name, "index", "malformed_name", "expected Race_ID"),
-    BadInput("truncated_video", "oulu", truncated_video, "rejects", "decode_error", r"\.avi: frames .* requested, video holds"),
+    BadInput("truncated_video", "oulu", truncated_video, "rejects", "decode_error",
+             r"\.avi: frames .* requested, video holds"),
     BadInput("zero_byte_video", "oulu", zero_byte_video, "index", "unreadable_video", "no frames or cannot be opened"),
-    BadInput("lying_frame_count", "oulu", lying_frame_count, "rejects", "decode_error", r"\.avi: frames .* requested, video holds \d+"),
-    BadInput("malformed_eye_file", "oulu", malformed_eye_file, "samples", "annotation_issue", r"\.txt:3: '3, eyes, somewhere'"),
-    BadInput("eyes_outside_the_frame", "oulu", eyes_outside_the_frame, "samples", "annotation_issue", r"\.txt: eye positions .* outside the \d+×\d+ frame"),
-    BadInput("missing_eye_file", "oulu", missing_annotation, "index_note", "missing_annotation", r"no \.txt file beside the video"),
-    BadInput("malformed_face_file", "siw", malformed_face_file, "samples", "annotation_issue", r"\.face:2: '12 34 lots'"),
-    BadInput("all_zero_face_boxes", "siw", all_zero_face_boxes, "samples", "annotation_issue", r"\.face: no face box for frames"),
-    BadInput("face_boxes_outside_the_frame", "siw", face_boxes_outside_the_frame, "samples", "annotation_issue", r"\.face: face box centre .* outside"),
-    BadInput("missing_face_file", "siw", missing_annotation, "index_note", "missing_annotation", r"no \.face file beside the video"),
+    BadInput("lying_frame_count", "oulu", lying_frame_count, "rejects", "decode_error",
+             r"\.avi: frames .* requested, video holds \d+"),
+    BadInput("malformed_eye_file", "oulu", malformed_eye_file, "samples", "annotation_issue",
+             r"\.txt:3: '3, eyes, somewhere'"),
+    BadInput("eyes_outside_the_frame", "oulu", eyes_outside_the_frame, "samples", "annotation_issue",
+             r"\.txt: eye positions .* outside the \d+×\d+ frame"),
+    BadInput("missing_eye_file", "oulu", missing_annotation, "index_note", "missing_annotation",
+             r"no \.txt file beside the video"),
+    BadInput("malformed_face_file", "siw", malformed_face_file, "samples", "annotation_issue",
+             r"\.face:2: '12 34 lots'"),
+    BadInput("all_zero_face_boxes", "siw", all_zero_face_boxes, "samples", "annotation_issue",
+             r"\.face: no face box for frames"),
+    BadInput("face_boxes_outside_the_frame", "siw", face_boxes_outside_the_frame, "samples", "annotation_issue",
+             r"\.face: face box centre .* outside"),
+    BadInput("missing_face_file", "siw", missing_annotation, "index_note", "missing_annotation",
+             r"no \.face file beside the video"),
     BadInput("duplicate_id", "siw", duplicate_id, "index", "duplicate_id", r"already used by .*\.mov"),
 ]
 
@@ -210,7 +220,8 @@ def damage_tree(dataset: str, source: Path, target: Path, videos: pd.DataFrame,
     # loss leaves each of its protocol splits with both classes, so the index still writes manifests.
     for entry in entries:
         for candidate in candidates:
-            groups = [tuple(g) for g in members.loc[members["video_id"] == candidate, ["protocol", "split", "is_bonafide"]].values]
+            groups = [tuple(g) for g in
+                      members.loc[members["video_id"] == candidate, ["protocol", "split", "is_bonafide"]].values]
             if entry.where != "index" or all(remaining[g] > 1 for g in groups):
                 break
         else:

@@ -13,6 +13,7 @@ if __name__ == "__main__":
     manifests, shard_dir, out = (Path(a) for a in sys.argv[1:4])
     info = setup("cpu")
     shards = split_shards(manifests, "4_1", "test", shard_dir)
-    keys = [k for batch in iterate_eval(shards, ["rgb"], 2, num_workers=1, world_size=info.world_size) for k in batch["key"]]
+    keys = [k for batch in iterate_eval(shards, ["rgb"], 2, num_workers=1, world_size=info.world_size)
+            for k in batch["key"]]
     (out / f"rank{os.environ['RANK']}.json").write_text(json.dumps(keys))
     teardown()

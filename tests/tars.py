@@ -2,11 +2,10 @@
 shard format's own tar writer and reader."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from pipeline.format.tars import TarWriter
-from pipeline.format.tars import tar_members as read_members
+from pipeline.format.tars import TarWriter, tar_members as read_members
 
 
 def write_tar(path: Path, members: Iterable[tuple[str, bytes]]) -> Path:

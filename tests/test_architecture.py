@@ -92,7 +92,8 @@ def test_every_stage_names_exact_params_keys_and_not_the_speed_settings():
         assert not {"shard.workers", "train.num_workers"} & set(keys), f"{name} reruns when only the speed changes"
         for key in keys:
             section, _, option = key.partition(".")
-            assert section in params and ("${" in option or option in params[section]), f"{name}: no {key} in params.yaml"
+            assert section in params and ("${" in option or option in params[section]), (
+                f"{name}: no {key} in params.yaml")
 
 
 def test_training_imports_no_dataset_adapter_detector_or_numba():
@@ -100,7 +101,8 @@ def test_training_imports_no_dataset_adapter_detector_or_numba():
     that makes shards: no dataset adapter, no face detector, no numba."""
     code = ("import sys, training.data, training.train, training.evaluate; "
             "print(' '.join(sorted(m for m in sys.modules if m.startswith(('pipeline', 'numba', 'face_alignment')))))")
-    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            check=True).stdout.split()
     forbidden = [m for m in loaded if m.startswith(("numba", "face_alignment", "pipeline.detectors", "pipeline.samples",
                                                     "pipeline.shard", "pipeline.protocols"))
                  or (m.startswith("pipeline.datasets.") and m != "pipeline.datasets.records")]
@@ -114,5 +116,6 @@ def test_the_shard_format_is_written_and_read_in_one_place():
                if "format" not in p.relative_to(REPO).parts]
     for path in sources:
         text = path.read_text(encoding="utf-8")
-        assert not re.search(r"^\s*(import tarfile|from tarfile)", text, re.M), f"{path.relative_to(REPO)} handles tars itself"
+        assert not re.search(r"^\s*(import tarfile|from tarfile)", text, re.M), (
+            f"{path.relative_to(REPO)} handles tars itself")
         assert not re.search(r"[\"']splits\.json[\"']", text), f"{path.relative_to(REPO)} names splits.json itself"

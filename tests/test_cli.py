@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from pipeline import index, shard, verify
+from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
 from pipeline.demo import cli as demo
 from pipeline.report import cli as report
-from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
 from pipeline.shard import StageConfig, StageSummary, format_summary
 from training import evaluate, train
 
@@ -134,7 +134,8 @@ GUIDES = ("Bringing a real dataset", "Running the shard stage on an existing Das
 
 def guide_commands() -> list[tuple[str, str | None]]:
     """(command, what runs it instead or None) of every line of the guides' ```bash blocks."""
-    sections = re.split(r"^##+ ", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.M)  # a section ends at any heading
+    # a section ends at any heading
+    sections = re.split(r"^##+ ", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.M)
     commands = []
     for section in sections:
         if not section.startswith(GUIDES):
@@ -154,7 +155,8 @@ def dvc_commands() -> set[str]:
         items = stage.get("foreach", {})
         cmd = stage.get("do", stage).get("cmd", "")
         for key, item in (items.items() if isinstance(items, dict) else ((i, i) for i in items)):
-            values = {"key": key} | ({f"item.{k}": v for k, v in item.items()} if isinstance(item, dict) else {"item": item})
+            values = {"key": key} | ({f"item.{k}": v for k, v in item.items()} if isinstance(item, dict)
+                                     else {"item": item})
             found.add(re.sub(r"\$\{([\w.]+)\}", lambda m, values=values: str(values.get(m.group(1), m.group(0))), cmd))
     return found
 
@@ -180,7 +182,8 @@ def test_guide_commands_run_on_demo_data(demo_root, tmp_path):
     document["shard"] |= {"workers": 0, "detector": "opencv"}  # one process, no model download
     document["raw"]["cefa"] = "data/raw/cefa"  # the guide's one change: the release at data/raw/cefa
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                        "PYTHONPATH": str(REPO)}
     ran = []
     for command, runner in guide_commands():
         if runner is None:
@@ -192,4 +195,5 @@ def test_guide_commands_run_on_demo_data(demo_root, tmp_path):
     report = json.loads((tmp_path / "manifests/cefa/index_report.json").read_text())
     assert report["list_differences"] == [] and "--use-lists" in report["command"]
     assert list((tmp_path / "data/shards/cefa").glob("*.tar"))
-    assert (tmp_path / "reports/cefa/report.html").is_file() and (tmp_path / "reports/cefa/sheets/bonafide.png").is_file()
+    assert ((tmp_path / "reports/cefa/report.html").is_file()
+            and (tmp_path / "reports/cefa/sheets/bonafide.png").is_file())

@@ -139,7 +139,8 @@ def assert_release_irregularities(root: Path, recs: list[demo.DemoRecording], fo
     scale, and some frame numbers are missing from one modality only."""
     one_modality = 0
     for rec in recs:
-        sizes = {m: {f.shape[:2] for f in read_frames(root / rec.rel_path / folder).values()} for m, folder in folders.items()}
+        sizes = {m: {f.shape[:2] for f in read_frames(root / rec.rel_path / folder).values()}
+                 for m, folder in folders.items()}
         assert len(sizes["rgb"]) > 1 and len(sizes["depth"]) > 1, rec.rel_path
         rgb_height, depth_height = (np.median([s[0] for s in sizes[m]]) for m in ("rgb", "depth"))
         assert 0.4 < depth_height / rgb_height < 0.65, rec.rel_path

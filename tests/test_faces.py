@@ -151,9 +151,9 @@ def _release_window(still: bool, seed: int = 0) -> tuple[dict[str, list[np.ndarr
     vary, depth and IR at half scale), and as a clean recording (one size, one grid); both JPEG-coded."""
     import cv2
 
-    from pipeline.demo.write import JPEG_PARAMS
     from pipeline.demo.crops import STREAMS, _detect_and_cut, _resized
     from pipeline.demo.render import RenderSpec, render, rng_for
+    from pipeline.demo.write import JPEG_PARAMS
 
     def jpeg(image: np.ndarray) -> np.ndarray:
         return cv2.imdecode(cv2.imencode(".jpg", image, JPEG_PARAMS)[1], cv2.IMREAD_UNCHANGED)
@@ -200,4 +200,5 @@ def test_a_still_face_cut_out_per_frame_gives_a_near_zero_dynamic_image():
     live = _mean_dynamic(moving, faces.black_border_geometries(moving, frames, 128, 0.1))
     for modality in ("rgb", "depth", "ir"):
         assert ours[modality] <= 1.5 * floor[modality] + 1.0, (modality, ours, floor)
-        assert ours[modality] < 0.35 * live[modality] and ours[modality] < 0.2 * naive[modality], (modality, ours, live, naive)
+        assert ours[modality] < 0.35 * live[modality] and ours[modality] < 0.2 * naive[modality], (
+            modality, ours, live, naive)

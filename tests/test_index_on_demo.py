@@ -85,10 +85,12 @@ def test_challenge_release_takes_membership_and_labels_from_its_lists(tmp_path):
 
 def test_index_cli_writes_manifests_and_report(demo_root, tmp_path):
     root, _ = demo_root("siw")
-    assert index_main(["--dataset", "siw", "--root", str(root), "--out", str(tmp_path), "--lists", str(root / "lists")]) == 0
+    assert index_main(["--dataset", "siw", "--root", str(root), "--out", str(tmp_path),
+                       "--lists", str(root / "lists")]) == 0
     protocols = pd.read_parquet(tmp_path / "protocols.parquet")
     assert list(protocols.columns) == ["protocol", "split", "video_id", "modalities", "frame_limit"]
     p1_train = protocols[(protocols.protocol == "1") & (protocols.split == "train")]
     assert (p1_train["frame_limit"] == 60).all()
     report = json.loads((tmp_path / "index_report.json").read_text())
-    assert report["recordings"] == len(pd.read_parquet(tmp_path / "videos.parquet")) and report["list_differences"] == []
+    assert (report["recordings"] == len(pd.read_parquet(tmp_path / "videos.parquet"))
+            and report["list_differences"] == [])

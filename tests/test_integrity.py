@@ -40,7 +40,8 @@ def drop_a_member(path: Path) -> str:
 def add_a_sample(path: Path) -> str:
     members = tar_members(path)
     key = members[0][0].split(".")[0]
-    write_tar(path, members + [(name.replace(key, "intruder_w000", 1), data) for name, data in members if name.startswith(key)])
+    write_tar(path, members + [(name.replace(key, "intruder_w000", 1), data)
+                               for name, data in members if name.startswith(key)])
     return "sample intruder_w000 not in samples.parquet"
 
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
 from pipeline.errors import UsageError
 from pipeline.format.images import decode_image
 from pipeline.format.splits import SplitShards
+from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
 from training.data import CorruptSamples, SampleDecoder, iterate_eval, loader, split_shards, train_pipeline
+from training.scoring import model_inputs
 from training.tar_stream import tar_samples
 
 from .tars import write_tar
-from training.scoring import model_inputs
 
 
 @pytest.mark.parametrize("workers", [0, 1, 2])
@@ -84,8 +84,10 @@ def test_pickle_members_are_never_deserialised(tmp_path):
         def __reduce__(self):
             return (Path(tmp_path / "pwned").touch, ())
 
-    members = {"k.json": json.dumps({"is_bonafide": False, "video_id": "v", "attack_type": "print", "subject": "s"}).encode(),
-               "k.rgb.png": _png(np.zeros((128, 128, 3), np.uint8)), "k.rgb_di.png": _png(np.zeros((128, 128), np.uint8)),
+    meta = {"is_bonafide": False, "video_id": "v", "attack_type": "print", "subject": "s"}
+    members = {"k.json": json.dumps(meta).encode(),
+               "k.rgb.png": _png(np.zeros((128, 128, 3), np.uint8)),
+               "k.rgb_di.png": _png(np.zeros((128, 128), np.uint8)),
                "k.pyd": pickle.dumps(Boom()), "k.pth": pickle.dumps(Boom())}
     shard = write_tar(tmp_path / "evil.tar", members.items())
     batches = list(iterate_eval(SplitShards("p", "test", [str(shard)], 1), ["rgb"], 1, 0))
@@ -127,7 +129,8 @@ def test_colour_jitter_matches_the_float_formula_to_one_grey_level():
 
 def test_tar_reader_reads_what_tarfile_wrote_and_counts_a_truncated_shard(tmp_path):
     long_key = "k" * 120  # longer than a tar header's name field: a GNU long-name member
-    members = [(f"{key}.{ext}", f"{key}-{ext}".encode() * n) for key in ("a", long_key) for ext, n in (("json", 1), ("x", 700))]
+    members = [(f"{key}.{ext}", f"{key}-{ext}".encode() * n)
+               for key in ("a", long_key) for ext, n in (("json", 1), ("x", 700))]
     whole = write_tar(tmp_path / "whole.tar", members)
     cut = tmp_path / "cut.tar"
     cut.write_bytes(whole.read_bytes()[:1800])  # inside the first sample's second member
@@ -183,7 +186,8 @@ def test_npy_with_a_shape_that_does_not_fit_its_bytes_is_refused():
 
     good = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 4), }"
     assert decode_image(raw(good, bytes(8))).shape == (2, 4)
-    for header, payload in ((good, bytes(9)), ("{'descr': '|u1', 'fortran_order': False, 'shape': (-1, 4), }", bytes(8)),
+    for header, payload in ((good, bytes(9)),
+                            ("{'descr': '|u1', 'fortran_order': False, 'shape': (-1, 4), }", bytes(8)),
                             ("{'descr': '|u1', 'fortran_order': False, 'shape': (0, 0), }", b"")):
         with pytest.raises(ValueError, match="npy array does not load"):
             decode_image(raw(header, payload))

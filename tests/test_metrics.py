@@ -11,17 +11,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.metrics import (apcer_per_pai, bias_err, bpcer, choose_threshold, det_points, evaluate_split_scores,
-                              fpr_key, group_metrics, pad_metrics, roc_points, threshold_at_eer, tpr_at_fpr,
-                              write_report)
+from training.metrics import (
+    apcer_per_pai,
+    bias_err,
+    bpcer,
+    choose_threshold,
+    det_points,
+    evaluate_split_scores,
+    fpr_key,
+    group_metrics,
+    pad_metrics,
+    roc_points,
+    threshold_at_eer,
+    tpr_at_fpr,
+    write_report,
+)
 from training.scores import read_score_csv, validate_scores, video_scores
 
 
 def table(bonafide, attacks):
     """Score table from bona fide scores and {attack_type: scores}."""
-    rows = [("bf%d" % i, "s%d" % i, True, "bonafide", s) for i, s in enumerate(bonafide)]
+    rows = [(f"bf{i}", f"s{i}", True, "bonafide", s) for i, s in enumerate(bonafide)]
     for kind, scores in attacks.items():
-        rows += [(f"{kind}{i}", "s%d" % i, False, kind, s) for i, s in enumerate(scores)]
+        rows += [(f"{kind}{i}", f"s{i}", False, kind, s) for i, s in enumerate(scores)]
     return pd.DataFrame(rows, columns=["video_id", "subject", "is_bonafide", "attack_type", "score"])
 
 

@@ -69,7 +69,8 @@ def test_training_mistakes(cefa_shards, tmp_path, trained_elsewhere):
 
 def test_pipeline_mistakes(demo_manifests, cefa_shards, tmp_path):
     root, manifests = demo_manifests("cefa")
-    assert_refused(run(["pipeline.index", "--dataset", "cefa", "--root", str(tmp_path / "CeFA"), "--out", str(tmp_path)]),
+    index = ["pipeline.index", "--dataset", "cefa", "--root", str(tmp_path / "CeFA"), "--out", str(tmp_path)]
+    assert_refused(run(index),
                    f"--root {tmp_path / 'CeFA'} does not exist; cefa expects a folder holding CASIA_CeFA/Ethnicity/")
     shard = ["pipeline.shard", "--root", str(root), "--manifests", str(manifests), "--out", str(tmp_path / "s")]
     assert_refused(run([*shard, "--dataset", "casia"]), "invalid choice: 'casia'", "'cefa', 'surf', 'oulu', 'siw'")

@@ -18,48 +18,69 @@ from training.resnet import ResNet18, ResNetStem, load_imagenet_weights, make_st
 ALL = ("rgb", "depth", "ir")
 KINDS = ("static", "dynamic", "static_dynamic", "fused")
 
-# torchvision.models.resnet18().state_dict().keys(), in order (122 keys; one module per line)
+# torchvision.models.resnet18().state_dict().keys(), in order (122 keys; one module per line, a BatchNorm's
+# parameters and buffers on two)
 TORCHVISION_RESNET18_KEYS = """
     conv1.weight
-    bn1.weight bn1.bias bn1.running_mean bn1.running_var bn1.num_batches_tracked
+    bn1.weight bn1.bias
+    bn1.running_mean bn1.running_var bn1.num_batches_tracked
     layer1.0.conv1.weight
-    layer1.0.bn1.weight layer1.0.bn1.bias layer1.0.bn1.running_mean layer1.0.bn1.running_var layer1.0.bn1.num_batches_tracked
+    layer1.0.bn1.weight layer1.0.bn1.bias
+    layer1.0.bn1.running_mean layer1.0.bn1.running_var layer1.0.bn1.num_batches_tracked
     layer1.0.conv2.weight
-    layer1.0.bn2.weight layer1.0.bn2.bias layer1.0.bn2.running_mean layer1.0.bn2.running_var layer1.0.bn2.num_batches_tracked
+    layer1.0.bn2.weight layer1.0.bn2.bias
+    layer1.0.bn2.running_mean layer1.0.bn2.running_var layer1.0.bn2.num_batches_tracked
     layer1.1.conv1.weight
-    layer1.1.bn1.weight layer1.1.bn1.bias layer1.1.bn1.running_mean layer1.1.bn1.running_var layer1.1.bn1.num_batches_tracked
+    layer1.1.bn1.weight layer1.1.bn1.bias
+    layer1.1.bn1.running_mean layer1.1.bn1.running_var layer1.1.bn1.num_batches_tracked
     layer1.1.conv2.weight
-    layer1.1.bn2.weight layer1.1.bn2.bias layer1.1.bn2.running_mean layer1.1.bn2.running_var layer1.1.bn2.num_batches_tracked
+    layer1.1.bn2.weight layer1.1.bn2.bias
+    layer1.1.bn2.running_mean layer1.1.bn2.running_var layer1.1.bn2.num_batches_tracked
     layer2.0.conv1.weight
-    layer2.0.bn1.weight layer2.0.bn1.bias layer2.0.bn1.running_mean layer2.0.bn1.running_var layer2.0.bn1.num_batches_tracked
+    layer2.0.bn1.weight layer2.0.bn1.bias
+    layer2.0.bn1.running_mean layer2.0.bn1.running_var layer2.0.bn1.num_batches_tracked
     layer2.0.conv2.weight
-    layer2.0.bn2.weight layer2.0.bn2.bias layer2.0.bn2.running_mean layer2.0.bn2.running_var layer2.0.bn2.num_batches_tracked
+    layer2.0.bn2.weight layer2.0.bn2.bias
+    layer2.0.bn2.running_mean layer2.0.bn2.running_var layer2.0.bn2.num_batches_tracked
     layer2.0.downsample.0.weight
-    layer2.0.downsample.1.weight layer2.0.downsample.1.bias layer2.0.downsample.1.running_mean layer2.0.downsample.1.running_var layer2.0.downsample.1.num_batches_tracked
+    layer2.0.downsample.1.weight layer2.0.downsample.1.bias
+    layer2.0.downsample.1.running_mean layer2.0.downsample.1.running_var layer2.0.downsample.1.num_batches_tracked
     layer2.1.conv1.weight
-    layer2.1.bn1.weight layer2.1.bn1.bias layer2.1.bn1.running_mean layer2.1.bn1.running_var layer2.1.bn1.num_batches_tracked
+    layer2.1.bn1.weight layer2.1.bn1.bias
+    layer2.1.bn1.running_mean layer2.1.bn1.running_var layer2.1.bn1.num_batches_tracked
     layer2.1.conv2.weight
-    layer2.1.bn2.weight layer2.1.bn2.bias layer2.1.bn2.running_mean layer2.1.bn2.running_var layer2.1.bn2.num_batches_tracked
+    layer2.1.bn2.weight layer2.1.bn2.bias
+    layer2.1.bn2.running_mean layer2.1.bn2.running_var layer2.1.bn2.num_batches_tracked
     layer3.0.conv1.weight
-    layer3.0.bn1.weight layer3.0.bn1.bias layer3.0.bn1.running_mean layer3.0.bn1.running_var layer3.0.bn1.num_batches_tracked
+    layer3.0.bn1.weight layer3.0.bn1.bias
+    layer3.0.bn1.running_mean layer3.0.bn1.running_var layer3.0.bn1.num_batches_tracked
     layer3.0.conv2.weight
-    layer3.0.bn2.weight layer3.0.bn2.bias layer3.0.bn2.running_mean layer3.0.bn2.running_var layer3.0.bn2.num_batches_tracked
+    layer3.0.bn2.weight layer3.0.bn2.bias
+    layer3.0.bn2.running_mean layer3.0.bn2.running_var layer3.0.bn2.num_batches_tracked
     layer3.0.downsample.0.weight
-    layer3.0.downsample.1.weight layer3.0.downsample.1.bias layer3.0.downsample.1.running_mean layer3.0.downsample.1.running_var layer3.0.downsample.1.num_batches_tracked
+    layer3.0.downsample.1.weight layer3.0.downsample.1.bias
+    layer3.0.downsample.1.running_mean layer3.0.downsample.1.running_var layer3.0.downsample.1.num_batches_tracked
     layer3.1.conv1.weight
-    layer3.1.bn1.weight layer3.1.bn1.bias layer3.1.bn1.running_mean layer3.1.bn1.running_var layer3.1.bn1.num_batches_tracked
+    layer3.1.bn1.weight layer3.1.bn1.bias
+    layer3.1.bn1.running_mean layer3.1.bn1.running_var layer3.1.bn1.num_batches_tracked
     layer3.1.conv2.weight
-    layer3.1.bn2.weight layer3.1.bn2.bias layer3.1.bn2.running_mean layer3.1.bn2.running_var layer3.1.bn2.num_batches_tracked
+    layer3.1.bn2.weight layer3.1.bn2.bias
+    layer3.1.bn2.running_mean layer3.1.bn2.running_var layer3.1.bn2.num_batches_tracked
     layer4.0.conv1.weight
-    layer4.0.bn1.weight layer4.0.bn1.bias layer4.0.bn1.running_mean layer4.0.bn1.running_var layer4.0.bn1.num_batches_tracked
+    layer4.0.bn1.weight layer4.0.bn1.bias
+    layer4.0.bn1.running_mean layer4.0.bn1.running_var layer4.0.bn1.num_batches_tracked
     layer4.0.conv2.weight
-    layer4.0.bn2.weight layer4.0.bn2.bias layer4.0.bn2.running_mean layer4.0.bn2.running_var layer4.0.bn2.num_batches_tracked
+    layer4.0.bn2.weight layer4.0.bn2.bias
+    layer4.0.bn2.running_mean layer4.0.bn2.running_var layer4.0.bn2.num_batches_tracked
     layer4.0.downsample.0.weight
-    layer4.0.downsample.1.weight layer4.0.downsample.1.bias layer4.0.downsample.1.running_mean layer4.0.downsample.1.running_var layer4.0.downsample.1.num_batches_tracked
+    layer4.0.downsample.1.weight layer4.0.downsample.1.bias
+    layer4.0.downsample.1.running_mean layer4.0.downsample.1.running_var layer4.0.downsample.1.num_batches_tracked
     layer4.1.conv1.weight
-    layer4.1.bn1.weight layer4.1.bn1.bias layer4.1.bn1.running_mean layer4.1.bn1.running_var layer4.1.bn1.num_batches_tracked
+    layer4.1.bn1.weight layer4.1.bn1.bias
+    layer4.1.bn1.running_mean layer4.1.bn1.running_var layer4.1.bn1.num_batches_tracked
     layer4.1.conv2.weight
-    layer4.1.bn2.weight layer4.1.bn2.bias layer4.1.bn2.running_mean layer4.1.bn2.running_var layer4.1.bn2.num_batches_tracked
+    layer4.1.bn2.weight layer4.1.bn2.bias
+    layer4.1.bn2.running_mean layer4.1.bn2.running_var layer4.1.bn2.num_batches_tracked
     fc.weight fc.bias
 """.split()
 
@@ -188,11 +209,13 @@ def test_score_rule():
     torch.testing.assert_close(net.score(out), torch.sigmoid(out["whole"]))
     net = model(shared=False, final_head="shared")  # no final head: the mean of the decision heads
     out = logits_of(net, batch)
-    expected = (torch.sigmoid(out["rgb/fused"]) + torch.sigmoid(out["depth/fused"]) + torch.sigmoid(out["ir/fused"])) / 3
+    expected = (torch.sigmoid(out["rgb/fused"]) + torch.sigmoid(out["depth/fused"])
+                + torch.sigmoid(out["ir/fused"])) / 3
     torch.testing.assert_close(net.score(out), expected)
     net = model(modalities=("rgb", "ir"), static=False, shared=False, final_head="shared")
     out = logits_of(net, make_batch(("rgb", "ir")))
-    torch.testing.assert_close(net.score(out), (torch.sigmoid(out["rgb/dynamic"]) + torch.sigmoid(out["ir/dynamic"])) / 2)
+    torch.testing.assert_close(net.score(out),
+                               (torch.sigmoid(out["rgb/dynamic"]) + torch.sigmoid(out["ir/dynamic"])) / 2)
     net = model(modalities=("rgb",), shared=False)  # the whole head would duplicate rgb/fused
     out = logits_of(net, make_batch(("rgb",)))
     torch.testing.assert_close(net.score(out), torch.sigmoid(out["rgb/fused"]))
@@ -427,7 +450,8 @@ def test_load_imagenet_fills_every_resnet_piece(resnet_file):
     state = read_resnet18_state(resnet_file)
     own = net.state_dict()
     torch.testing.assert_close(own["streams.rgb.static.stem.conv1.weight"], state["conv1.weight"], rtol=0, atol=0)
-    pieces = [f"streams.{m}.{k}" for m in ("rgb", "depth") for k in ("static", "dynamic", "static_dynamic")] + ["shared"]
+    pieces = [f"streams.{m}.{k}" for m in ("rgb", "depth")
+              for k in ("static", "dynamic", "static_dynamic")] + ["shared"]
     copied = 0
     for piece in pieces:
         for key, value in own.items():

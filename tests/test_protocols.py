@@ -92,7 +92,8 @@ def test_malformed_spec_is_refused_with_file_and_protocol(tmp_path):
 
 def test_shared_subjects_and_one_class_splits_are_violations(tmp_path):
     splits = "{train: {where: [{part: a}]}, dev: {where: [{part: b}]}, test: {where: [{part: c}]}}"
-    _write_spec(tmp_path, f"dataset: toy\ndefaults: {{modalities: [rgb], disjoint_subjects: [[train, test]]}}\nprotocols:\n  p:\n    splits: {splits}\n")
+    _write_spec(tmp_path, "dataset: toy\ndefaults: {modalities: [rgb], disjoint_subjects: [[train, test]]}\n"
+                          f"protocols:\n  p:\n    splits: {splits}\n")
     spec = load_spec("toy", tmp_path)
     videos = pd.DataFrame(
         {
@@ -103,7 +104,8 @@ def test_shared_subjects_and_one_class_splits_are_violations(tmp_path):
         }
     )
     violations = check_membership(spec, videos, apply_spec(spec, videos))
-    assert violations == ["protocol p, split dev: no attack recording", "protocol p: train and test share subjects ['s1']"]
+    assert violations == ["protocol p, split dev: no attack recording",
+                          "protocol p: train and test share subjects ['s1']"]
 
 
 def test_index_refuses_a_tree_whose_protocol_split_lacks_attacks(tmp_path, caplog):

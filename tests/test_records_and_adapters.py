@@ -7,8 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.datasets import DATASETS, get_adapter
-from pipeline.datasets import cefa, oulu, siw, surf
+from pipeline.datasets import DATASETS, cefa, get_adapter, oulu, siw, surf
 from pipeline.datasets.records import RecordError, make_recording
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.index import build_index, write_index
-from pipeline.report import ReportConfig, build_report
-from pipeline.report.cli import main as report_main
-from pipeline.report import sample_tiles
-from pipeline.report.data import attribute_columns, attribute_table, load_manifests
-from pipeline.report.sheets import LABEL_BAR, MISSING
 from pipeline.format.images import decode_image, encode_image
 from pipeline.format.tars import read_tar_samples
+from pipeline.index import build_index, write_index
+from pipeline.report import ReportConfig, build_report, sample_tiles
+from pipeline.report.cli import main as report_main
+from pipeline.report.data import attribute_columns, attribute_table, load_manifests
+from pipeline.report.sheets import LABEL_BAR, MISSING
 from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, run
 
@@ -178,7 +177,8 @@ def test_pairing_tables_agree_with_the_raw_tree(damaged_cefa):
     assert sizes.loc["rgb", "min_width"] > sizes.loc["depth", "max_width"]  # each modality at its own scale
     lost = {}
     for video_id, row in videos.iterrows():
-        on_disk = {mod: {int(p.stem) for p in (config.root / row[f"path_{mod}"]).glob("*.jpg")} for mod in ("rgb", "depth", "ir")}
+        on_disk = {mod: {int(p.stem) for p in (config.root / row[f"path_{mod}"]).glob("*.jpg")}
+                   for mod in ("rgb", "depth", "ir")}
         every = set().union(*on_disk.values())
         missing = {mod: sorted(every - numbers) for mod, numbers in on_disk.items() if every - numbers}
         if missing:
@@ -288,7 +288,8 @@ def test_the_page_shows_the_counts_sheets_and_rejects_when_rendered_in_chromium(
     assert set(shown) == set(members.index)
     for (protocol, split), count in members.items():
         assert int(shown[protocol, split]["recordings"]) == count
-        assert int(shown[protocol, split]["windows"]) == splits.get(f"{protocol}/{split}", {"n_samples": 0})["n_samples"]
+        assert (int(shown[protocol, split]["windows"])
+                == splits.get(f"{protocol}/{split}", {"n_samples": 0})["n_samples"])
 
     handling = rows_by_first(tables.tables["handling"])
     assert int(handling["windows that skip a frame number (frame_gap)"]["count"]) == int(samples["frame_gap"].sum())
@@ -296,7 +297,8 @@ def test_the_page_shows_the_counts_sheets_and_rejects_when_rendered_in_chromium(
     assert "windows skipping a number" in tables.tables["gaps"][0]
 
     totals = rows_by_first(tables.tables["totals"])
-    assert int(totals["recordings"]["count"]) == len(videos) and int(totals["windows (samples)"]["count"]) == len(samples)
+    assert (int(totals["recordings"]["count"]) == len(videos)
+            and int(totals["windows (samples)"]["count"]) == len(samples))
     reasons = rows_by_first(tables.tables["reject-reasons"])
     assert {r: int(v["rows"]) for r, v in reasons.items()} == rejects["reason"].value_counts().to_dict()
     for reason in set(rejects["reason"]):
@@ -326,7 +328,8 @@ def test_cli_takes_its_paths_from_params_and_writes_the_sheet_files(damaged_cefa
     for name, path in result.sheet_paths.items():
         assert (out / "sheets" / f"{name}.png").read_bytes() == path.read_bytes()  # deterministic
     assert (out / "report.html").read_text(encoding="utf-8") == result.html.read_text(encoding="utf-8")
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["crop_sizes.png", "frame_counts.png", "frame_sizes.png"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["crop_sizes.png", "frame_counts.png",
+                                                                  "frame_sizes.png"]
     assert report_main(["--dataset", "cefa", "--params", str(params), "--manifests", str(tmp_path / "none")]) == 2
 
 

@@ -44,7 +44,8 @@ def offences(path: Path) -> list[str]:
     for where, owner, name, keywords in calls(path):
         if owner == "yaml" and name in ("load", "load_all", "unsafe_load", "full_load"):
             found.append(f"{where}: yaml.{name} (use yaml.safe_load)")
-        if "shell" in keywords and not (isinstance(keywords["shell"], ast.Constant) and keywords["shell"].value is False):
+        if "shell" in keywords and not (isinstance(keywords["shell"], ast.Constant)
+                                        and keywords["shell"].value is False):
             found.append(f"{where}: {name}(shell=...)")
         if owner == "torch" and name == "load" and not is_true(keywords.get("weights_only")):
             found.append(f"{where}: torch.load without weights_only=True")
@@ -69,7 +70,8 @@ def test_the_scanner_catches_what_it_looks_for(tmp_path):
     bad = tmp_path / "unsafe.py"
     bad.write_text("import yaml, torch, subprocess, tarfile, pickle, numpy as np\n"
                    "yaml.load(s)\ntorch.load(p)\nsubprocess.run(c, shell=True)\ntarfile.open(p).extractall()\n"
-                   "pickle.loads(b)\nnp.load(f)\neval(t)\ntorch.load(p, weights_only=True)\nnp.load(f, allow_pickle=False)\n")
+                   "pickle.loads(b)\nnp.load(f)\neval(t)\ntorch.load(p, weights_only=True)\n"
+                   "np.load(f, allow_pickle=False)\n")
     assert [o.split(": ", 1)[0].rsplit(":", 1)[1] for o in offences(bad)] == ["2", "3", "4", "5", "6", "7", "8"]
 
 
@@ -77,7 +79,8 @@ def test_the_scanner_catches_what_it_looks_for(tmp_path):
 def test_list_files_naming_paths_outside_the_dataset_are_refused(tmp_path, line):
     lists = tmp_path / "lists"
     lists.mkdir()
-    (lists / "CASIA_CeFA@p4.1_video_train.txt").write_text(f"CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/color 1\n{line}\n")
+    (lists / "CASIA_CeFA@p4.1_video_train.txt").write_text(
+        f"CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/color 1\n{line}\n")
     with pytest.raises(ListFormatError, match=r"_video_train\.txt:2: .*points outside the dataset root"):
         get_adapter("cefa").read_lists(lists)
 

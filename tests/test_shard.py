@@ -17,12 +17,11 @@ import pandas as pd
 import pytest
 
 from pipeline import faces
-from pipeline.frames import open_source
 from pipeline.format.images import decode_image
 from pipeline.format.tars import read_tar_samples
+from pipeline.frames import open_source
 from pipeline.samples import SampleConfig
-from pipeline.shard import StageConfig, run
-from pipeline.shard import main as shard_main
+from pipeline.shard import StageConfig, main as shard_main, run
 from pipeline.verify import verify
 
 from .manifests import copy_index_manifests
@@ -245,7 +244,8 @@ def test_local_cluster_and_external_scheduler_give_the_same_shards(sharded, demo
     try:
         for _ in range(2):
             processes.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
-                                               "--no-dashboard", "--host", "127.0.0.1"], env=env, stderr=subprocess.DEVNULL))
+                                               "--no-dashboard", "--host", "127.0.0.1"],
+                                              env=env, stderr=subprocess.DEVNULL))
         _wait_for_workers(address, 2)
         remote_manifests = copy_index_manifests(manifests, tmp_path / "rm")
         status = shard_main(["--dataset", "surf", "--root", str(root), "--manifests", str(remote_manifests),

@@ -17,8 +17,7 @@ import yaml
 from training.checkpoint import build_model, load_checkpoint, load_trained
 from training.config import TrainConfig, config_from_args
 from training.evaluate import main as evaluate_main
-from training.train import main as train_main
-from training.train import run
+from training.train import main as train_main, run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,7 +50,8 @@ def test_evaluate_scores_every_test_video_with_each_heads_probability(cefa_shard
     run(tiny_config(cefa_shards, tmp_path / "model", protocol=protocol, epochs=1))
     params = _params(tmp_path, cefa_shards)
     assert evaluate_main(["--dataset", "cefa", "--protocol", protocol, "--params", str(params),
-                          "--checkpoint", str(tmp_path / "model" / "checkpoint.pt"), "--out", str(tmp_path / "eval")]) == 0
+                          "--checkpoint", str(tmp_path / "model" / "checkpoint.pt"),
+                          "--out", str(tmp_path / "eval")]) == 0
     scores = pd.read_csv(tmp_path / "eval" / "scores_test.csv")
     samples = pd.read_parquet(cefa_shards.manifests / "samples.parquet")
     protocols = pd.read_parquet(cefa_shards.manifests / "protocols.parquet")
@@ -113,9 +113,11 @@ def test_torchrun_splits_evaluation_exactly_once_and_trains_with_ddp(cefa_shards
     samples = pd.read_parquet(cefa_shards.manifests / "samples.parquet")
     index = json.loads((cefa_shards.manifests / "splits.json").read_text())["splits"]["4_1/test"]
     assert ranks[0] and ranks[1] and not set(ranks[0]) & set(ranks[1])
-    assert sorted(ranks[0] + ranks[1]) == sorted(samples[samples["shard"].isin([s[:-4] for s in index["shards"]])]["key"])
+    assert sorted(ranks[0] + ranks[1]) == sorted(
+        samples[samples["shard"].isin([s[:-4] for s in index["shards"]])]["key"])
 
-    result = _torchrun("-m", "training.train", "--dataset", "cefa", "--protocol", "4@1", "--params", str(_params(tmp_path, cefa_shards)))
+    result = _torchrun("-m", "training.train", "--dataset", "cefa", "--protocol", "4@1",
+                       "--params", str(_params(tmp_path, cefa_shards)))
     assert result.returncode == 0, result.stderr[-3000:]
     state = load_checkpoint(tmp_path / "cefa-4_1" / "checkpoint.pt")
     assert state["epoch"] == 0 and not any(k.startswith("module.") for k in state["model"])
@@ -126,9 +128,12 @@ def test_evaluate_any_models_score_files(tmp_path):
     test at 0.825: BPCER 1/2, APCER 0."""
     rows = lambda ids, scores, labels, types: pd.DataFrame(  # noqa: E731
         {"video_id": ids, "score": scores, "is_bonafide": labels, "attack_type": types})
-    rows(["d1", "d2", "d3", "d4"], [0.9, 0.8, 0.3, 0.85], [1, 1, 0, 0], ["bonafide", "bonafide", "print", "replay"]).to_csv(tmp_path / "dev.csv", index=False)
-    rows(["t1", "t2", "t3"], [0.95, 0.5, 0.2], [1, 1, 0], ["bonafide", "bonafide", "print"]).to_csv(tmp_path / "test.csv", index=False)
-    assert evaluate_main(["--scores-dev", str(tmp_path / "dev.csv"), "--scores-test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "eval")]) == 0
+    rows(["d1", "d2", "d3", "d4"], [0.9, 0.8, 0.3, 0.85], [1, 1, 0, 0],
+         ["bonafide", "bonafide", "print", "replay"]).to_csv(tmp_path / "dev.csv", index=False)
+    rows(["t1", "t2", "t3"], [0.95, 0.5, 0.2], [1, 1, 0],
+         ["bonafide", "bonafide", "print"]).to_csv(tmp_path / "test.csv", index=False)
+    assert evaluate_main(["--scores-dev", str(tmp_path / "dev.csv"), "--scores-test", str(tmp_path / "test.csv"),
+                          "--out", str(tmp_path / "eval")]) == 0
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["threshold"] == pytest.approx(0.825)
     assert metrics["test"]["bpcer"] == pytest.approx(0.5) and metrics["test"]["apcer"] == 0.0
@@ -199,7 +204,8 @@ def test_the_readme_paper_configuration_gives_the_papers_recipe(cefa_shards):
     for key, value in re.findall(r"-S '?train\.(\w+)=([^' ]+)'?", line):
         assert key in params, key
         params[key] = yaml.safe_load(value)
-    args = argparse.Namespace(dataset="cefa", protocol="4@1", manifests=str(cefa_shards.manifests), shards=None, out=None)
+    args = argparse.Namespace(dataset="cefa", protocol="4@1", manifests=str(cefa_shards.manifests), shards=None,
+                              out=None)
     config = config_from_args(args, params)
     assert (config.width, config.batch_size, config.epochs, config.lr_milestones) == (64, 64, 25, (15, 20))
     assert (config.input_size, config.max_rotation, config.final_head) == (112, 30, "whole") and config.colour > 0

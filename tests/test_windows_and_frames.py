@@ -66,7 +66,8 @@ def test_each_split_reads_the_windows_of_its_own_frame_rule():
     from pipeline.plan import recording_windows
 
     windows = recording_windows(list(range(300)), [("1/train", 60), ("1/dev", None), ("2_1/train", None)], 7, 4)
-    per_split = {split: [w.frames[0] for w, splits in windows if split in splits] for split in ("1/train", "1/dev", "2_1/train")}
+    per_split = {split: [w.frames[0] for w, splits in windows if split in splits]
+                 for split in ("1/train", "1/dev", "2_1/train")}
     assert per_split["1/train"] == [0, 18, 35, 53] and max(w.frames[-1] for w, s in windows if "1/train" in s) < 60
     assert per_split["1/dev"] == per_split["2_1/train"] == [0, 98, 195, 293]
 

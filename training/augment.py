@@ -112,4 +112,5 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
 @lru_cache(maxsize=8)
 def _imagenet_stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std as 1x3x1x1 tensors on ``device``, copied there once, not with every batch."""
-    return tuple(torch.from_numpy(v).to(device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    mean, std = (torch.from_numpy(v).to(device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return mean, std

@@ -16,21 +16,21 @@ from pipeline.datasets.records import MODALITIES
 from pipeline.io import replace_atomically
 
 from .config import TrainConfig
-from .distributed import unwrap
+from .distributed import SDNetOrDDP, unwrap
 from .model import SDNet
 
 
 def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
     """A fresh SD-Net for ``modalities`` with the run's switches (and ImageNet weights when given)."""
     model = SDNet(modalities=tuple(modalities), width=config.width, static=config.static, dynamic=config.dynamic,
-                  shared=config.shared, forward_feeding=config.forward_feeding, backward_feeding=config.backward_feeding,
-                  final_head=config.final_head)
+                  shared=config.shared, forward_feeding=config.forward_feeding,
+                  backward_feeding=config.backward_feeding, final_head=config.final_head)
     if config.init_weights:
         model.load_imagenet(config.init_weights)
     return model
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+def save_checkpoint(path: Path, model: SDNetOrDDP, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, epoch: int, config: TrainConfig) -> None:
     core = unwrap(model)
     state = {"model": core.state_dict(), "model_config": core.config(), "optimizer": optimizer.state_dict(),

@@ -6,9 +6,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.format.splits import SplitIndex
-
 from pipeline.errors import UsageError
+from pipeline.format.splits import SplitIndex
 
 from .augment import AugmentConfig
 from .model import FINAL_HEADS

@@ -3,9 +3,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from .model import SDNet
+
+#: The model training holds: the SD-Net, or under torchrun its DistributedDataParallel wrapper.
+SDNetOrDDP = SDNet | DistributedDataParallel
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,9 @@ def setup(device_name: str | None = None) -> DistInfo:
     return DistInfo(rank, world_size, local_rank, device)
 
 
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
-    return model.module if hasattr(model, "module") else model
+def unwrap(model: SDNetOrDDP) -> SDNet:
+    """The SD-Net inside a DistributedDataParallel wrapper (or the model itself)."""
+    return cast(SDNet, model.module) if isinstance(model, DistributedDataParallel) else model
 
 
 def gather_rows(rows: list) -> list:

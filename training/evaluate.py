@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+from torch import Tensor
 
 from pipeline.cli import add_verbosity_arguments, command, configure_logging
 from pipeline.errors import UsageError
@@ -30,6 +32,7 @@ from .checkpoint import load_checkpoint, load_trained
 from .config import TRAIN_KEYS, TrainConfig, config_from_args
 from .distributed import setup, teardown
 from .metrics import evaluate_split_scores, threshold_rule, write_report
+from .model import SDNet
 from .plots import write_curve_plots
 from .scores import HEAD_PREFIX, read_score_csv, video_scores
 from .scoring import score_windows
@@ -79,25 +82,26 @@ def _cross_modality_windows(model, shards, trained, wanted, batch_size, num_work
 
 
 class _RenamedModel:
-    """Feeds modality ``source``'s images into the branch trained on ``target``."""
+    """Feeds modality ``source``'s images into the branch trained on ``target``; a ``ScoringModel`` for
+    :func:`~training.scoring.score_windows`."""
 
-    def __init__(self, model, source: str, target: str):
+    def __init__(self, model: SDNet, source: str, target: str) -> None:
         self.model, self.source, self.target, self.training = model, source, target, False
 
-    def __call__(self, inputs):
+    def __call__(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return self.model({k.replace(self.source, self.target, 1): v for k, v in inputs.items()})
 
-    def score(self, logits):
+    def score(self, logits: Mapping[str, Tensor]) -> Tensor:
         return self.model.score(logits)
 
     @property
     def head_names(self) -> list[str]:
         return self.model.head_names
 
-    def eval(self):
+    def eval(self) -> None:
         self.model.eval()
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> None:
         self.model.train(mode)
 
 

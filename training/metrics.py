@@ -93,18 +93,22 @@ def pad_metrics(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLik
     types = np.asarray(attack_type, dtype=object).ravel()
     per = apcer_per_pai(s, b, types, threshold)
     worst = max(sorted(per), key=per.__getitem__) if per else None  # ties: first by name
-    apcer_worst = per[worst] if per else None
+    apcer_worst = per[worst] if worst is not None else None
     apcer = float(np.mean(s[~b] >= threshold)) if (~b).any() else None
     bp = bpcer(s, b, threshold) if b.any() else None
-    both = bp is not None and apcer is not None
     return {
-        "apcer": apcer, "bpcer": bp, "acer": (apcer + bp) / 2 if both else None,
+        "apcer": apcer, "bpcer": bp, "acer": _acer(apcer, bp),
         "apcer_worst_pai": apcer_worst, "worst_pai": worst,
-        "acer_worst_pai": (apcer_worst + bp) / 2 if both else None,
+        "acer_worst_pai": _acer(apcer_worst, bp),  # apcer_worst is None exactly when apcer is
         "apcer_per_pai": per,
         "n_bonafide": int(b.sum()), "n_attack": int((~b).sum()),
         "n_attack_per_pai": {str(t): int(np.sum(~b & (types == t))) for t in per},
     }
+
+
+def _acer(apcer: float | None, bp: float | None) -> float | None:
+    """(APCER + BPCER) / 2; None when either rate is (its class is absent)."""
+    return None if apcer is None or bp is None else (apcer + bp) / 2
 
 
 #: The rates reported per group, and the ones BiasERR is computed for.

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -124,6 +125,10 @@ class ModalityStreams(nn.Module):
         self.static_dynamic = Branch(width, stem=False) if both else None
         self.fused = nn.Linear(stage_channels(4, width), 1) if both else None
 
+    def branch(self, kind: str) -> Branch:
+        """The ``static``, ``dynamic`` or ``static_dynamic`` branch (``get_submodule`` types it as a plain Module)."""
+        return cast(Branch, self.get_submodule(kind))
+
     def fed_branches(self) -> dict[str, Branch]:
         """The branches with a stem: they take part in forward and backward feeding."""
         return {k: b for k, b in (("static", self.static), ("dynamic", self.dynamic)) if b is not None}
@@ -155,7 +160,8 @@ class SDNet(nn.Module):
         super().__init__()
         self.modalities = _check_modalities(modalities)
         if not (static or dynamic):
-            raise ValueError("SDNet needs the static branch, the dynamic branch or both; got static=False, dynamic=False")
+            raise ValueError("SDNet needs the static branch, the dynamic branch or both; "
+                             "got static=False, dynamic=False")
         if width < 1:
             raise ValueError(f"width must be a positive number of channels, got {width!r}")
         if final_head not in FINAL_HEADS:
@@ -168,6 +174,10 @@ class SDNet(nn.Module):
         # one modality without a shared branch: the whole head would duplicate its decision head
         reads_several = shared or len(self.modalities) > 1
         self.whole = nn.Linear(stage_channels(4, width), 1) if final_head == "whole" and reads_several else None
+
+    def _streams(self) -> dict[str, ModalityStreams]:
+        """``streams`` by modality, typed (nn.ModuleDict types its values as plain Modules)."""
+        return {m: cast(ModalityStreams, streams) for m, streams in self.streams.items()}
 
     def config(self) -> dict[str, object]:
         """Constructor arguments, to store beside a checkpoint so the same network can be rebuilt."""
@@ -187,14 +197,14 @@ class SDNet(nn.Module):
     def head_names(self) -> list[str]:
         """The keys ``forward`` returns, which are also the loss terms."""
         names = []
-        for m, streams in self.streams.items():
+        for m, streams in self._streams().items():
             kinds = ("static", "dynamic", "static_dynamic", "fused")
             names += [f"{m}/{k}" for k in kinds if getattr(streams, k) is not None]
         return names + ([self.score_head] if self.score_head else [])
 
     def decision_head(self, modality: str) -> str:
         """The head that speaks for one modality: ``fused`` when it exists, else its single branch's head."""
-        streams = self.streams[modality]
+        streams = self._streams()[modality]
         return f"{modality}/" + ("fused" if streams.fused is not None else next(iter(streams.fed_branches())))
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -209,15 +219,16 @@ class SDNet(nn.Module):
                 shared_out = self._shared_stage(level, features, shared_out)  # reads features before `fed`
             features = {m: self._modality_stage(m, level, f, fed) for m, f in features.items()}
         branch_features = []  # the pooled features of every branch, which the whole head sums
-        for m, streams in self.streams.items():
+        for m, streams in self._streams().items():
             pooled = {kind: pool(x) for kind, x in features[m].items()}
             for kind, p in pooled.items():
-                logits[f"{m}/{kind}"] = streams.get_submodule(kind).classify(p)
+                logits[f"{m}/{kind}"] = streams.branch(kind).classify(p)
             branch_features += [*pooled.values(), *([sd_pooled[m]] if m in sd_pooled else [])]
             if streams.fused is not None:
                 total = pooled["static"] + pooled["dynamic"] + sd_pooled[m]
                 logits[f"{m}/fused"] = streams.fused(total).squeeze(1)
         if self.shared is not None:
+            assert shared_out is not None  # every level ran the shared stage
             branch_features.append(pool(shared_out))
             if self.shared.head is not None:
                 logits["shared"] = self.shared.classify(branch_features[-1])
@@ -229,7 +240,7 @@ class SDNet(nn.Module):
         """Stem + res1 of every static and dynamic branch."""
         inputs = {"static": "{m}", "dynamic": "{m}_di"}
         features: dict[str, dict[str, Tensor]] = {}
-        for m, streams in self.streams.items():
+        for m, streams in self._streams().items():
             features[m] = {}
             for kind, branch in streams.fed_branches().items():
                 key = inputs[kind].format(m=m)
@@ -243,7 +254,7 @@ class SDNet(nn.Module):
     ) -> dict[str, Tensor]:
         """Run every static-dynamic branch on static res1 + dynamic res1; returns its pooled features."""
         pooled = {}
-        for m, streams in self.streams.items():
+        for m, streams in self._streams().items():
             if streams.static_dynamic is not None:
                 pooled[m] = streams.static_dynamic.run(features[m]["static"] + features[m]["dynamic"])
                 logits[f"{m}/static_dynamic"] = streams.static_dynamic.classify(pooled[m])
@@ -253,9 +264,9 @@ class SDNet(nn.Module):
         self, modality: str, level: int, features: Mapping[str, Tensor], fed: Tensor | None
     ) -> dict[str, Tensor]:
         """Block ``level`` of the static and dynamic branches of one modality, plus what is fed back."""
-        streams = self.streams[modality]
+        streams = self._streams()[modality]
         return {
-            kind: streams.get_submodule(kind).stage(level, x if fed is None else x + fed)
+            kind: streams.branch(kind).stage(level, x if fed is None else x + fed)
             for kind, x in features.items()
         }
 
@@ -265,7 +276,7 @@ class SDNet(nn.Module):
         """Shared block ``level``: Σ modality features of level − 1 (forward feeding) + its own previous output."""
         x = previous
         if level == 2 or self.forward_feeding:
-            total = sum(t for per_modality in features.values() for t in per_modality.values())
+            total = cast(Tensor, sum(t for per_modality in features.values() for t in per_modality.values()))
             x = total if x is None else total + x
         assert self.shared is not None and x is not None
         return self.shared.stage(level, x)
@@ -298,7 +309,7 @@ class SDNet(nn.Module):
                 f"{path}: ImageNet ResNet-18 weights need width={IMAGENET_WIDTH}; this SDNet has width={self.width}"
             )
         state = read_resnet18_state(path)
-        for streams in self.streams.values():
+        for streams in self._streams().values():
             for branch in (streams.static, streams.dynamic, streams.static_dynamic):
                 if branch is not None:
                     branch.load_imagenet(state, str(path))

@@ -13,8 +13,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from pipeline.io import write_bytes_atomic
 from pipeline.figures import figure_png
+from pipeline.io import write_bytes_atomic
 
 from .metrics import det_points, pad_metrics, plottable_splits, roc_points
 
@@ -56,7 +56,8 @@ def curve_figure(kind: str, splits: dict[str, pd.DataFrame], threshold: float):
             x, y = apcer, 1 - bpcer
         else:
             points = det_points(table["score"], table["is_bonafide"])
-            axes.plot(probit(points["apcer"]), probit(points["bpcer"]), color=colour, label=f"{name} ({len(table)} videos)")
+            axes.plot(probit(points["apcer"]), probit(points["bpcer"]), color=colour,
+                      label=f"{name} ({len(table)} videos)")
             x, y = probit([apcer])[0], probit([bpcer])[0]
         label = f"{name} at dev threshold: APCER (pooled) {apcer:.3f}, BPCER {bpcer:.3f}"
         axes.plot([x], [y], marker="o", markersize=9, linestyle="none", color=colour, markeredgecolor="black",

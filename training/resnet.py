@@ -69,7 +69,18 @@ def make_stage(level: int, width: int = IMAGENET_WIDTH) -> nn.Sequential:
     return nn.Sequential(BasicBlock(in_channels, channels, stride), BasicBlock(channels, channels))
 
 
-def _add_stem(module: nn.Module, width: int, in_channels: int) -> None:
+class _WithStem(nn.Module):
+    """The attributes :func:`_add_stem` sets, declared for the type checker (nn.Module's own
+    ``__getattr__`` would type them as ``Tensor | Module``)."""
+
+    conv1: nn.Conv2d
+    bn1: nn.BatchNorm2d
+    relu: nn.ReLU
+    maxpool: nn.MaxPool2d
+    layer1: nn.Sequential
+
+
+def _add_stem(module: _WithStem, width: int, in_channels: int) -> None:
     """Give ``module`` torchvision's stem and ``layer1`` as attributes, so both classes below share names."""
     module.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
     module.bn1 = nn.BatchNorm2d(width)
@@ -88,7 +99,7 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class ResNetStem(nn.Module):
+class ResNetStem(_WithStem):
     """``conv1, bn1, relu, maxpool, layer1``: one piece, output at 1/4 resolution with ``width`` channels.
 
     Its state dict keys are exactly torchvision's (``conv1.weight``, ``layer1.0.bn2.running_var`` …), so
@@ -105,7 +116,7 @@ class ResNetStem(nn.Module):
         return self.layer1(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
 
 
-class ResNet18(nn.Module):
+class ResNet18(_WithStem):
     """The whole classifier; with ``width=64`` its state dict has exactly torchvision resnet18's 122 keys."""
 
     def __init__(self, width: int = IMAGENET_WIDTH, num_classes: int = 1000, in_channels: int = 3) -> None:
@@ -158,6 +169,7 @@ def load_imagenet_weights(
     missing (files saved before PyTorch 0.4 have none); keys of the file the module lacks (``fc``) are
     ignored.
     """
+    state: Mapping[str, Tensor]
     if isinstance(source, (str, os.PathLike)):
         state, name = read_resnet18_state(source), str(source)
     else:

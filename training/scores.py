@@ -56,7 +56,8 @@ def _parse_score(column: pd.Series, source: str) -> pd.Series:
     numeric = pd.to_numeric(column, errors="coerce")
     nan_like = column.isna() | column.astype(str).str.strip().str.lower().isin({"", "nan", "none"})
     if nan_like.any():
-        raise _fail(source, "score", f"{int(nan_like.sum())} NaN/missing value(s) (row(s) {_examples(column[nan_like].index.to_series())})")
+        raise _fail(source, "score", f"{int(nan_like.sum())} NaN/missing value(s) "
+                                     f"(row(s) {_examples(column[nan_like].index.to_series())})")
     if numeric.isna().any():
         raise _fail(source, "score", f"non-numeric value(s) {_examples(column[numeric.isna()])}")
     values = numeric.astype(np.float64)
@@ -103,7 +104,8 @@ def validate_scores(table: pd.DataFrame, source: str = "<scores>", *, unique_vid
     if unique_video_id:
         dup = out["video_id"].duplicated(keep=False)
         if dup.any():
-            raise _fail(source, "video_id", f"duplicate video_id(s) {_examples(out.loc[dup, 'video_id'].drop_duplicates())}")
+            raise _fail(source, "video_id",
+                        f"duplicate video_id(s) {_examples(out.loc[dup, 'video_id'].drop_duplicates())}")
     extra = [c for c in out.columns if c not in SCORE_COLUMNS]
     return out[list(SCORE_COLUMNS) + extra].reset_index(drop=True)
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import pandas as pd
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from .augment import normalise
 from .data import SplitShards, iterate_eval
@@ -25,10 +27,27 @@ def model_inputs(batch: dict[str, Any], modalities: list[str], device: torch.dev
     return {n: normalise(batch[n].to(device, non_blocking=True)) for n in names}
 
 
+class ScoringModel(Protocol):
+    """What :func:`score_windows` needs of a model: an SD-Net, or a wrapper that feeds it other inputs."""
+
+    training: bool
+
+    @property
+    def head_names(self) -> list[str]: ...
+
+    def __call__(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
+
+    def score(self, logits: Mapping[str, torch.Tensor]) -> torch.Tensor: ...
+
+    def eval(self) -> object: ...
+
+    def train(self, mode: bool = True) -> object: ...
+
+
 @torch.no_grad()
 def score_windows(
-    model: torch.nn.Module, shards: SplitShards, modalities: list[str], batch_size: int, num_workers: int,
-    device: torch.device, world_size: int = 1, fail_fast: bool = False,
+    model: ScoringModel | DistributedDataParallel, shards: SplitShards, modalities: list[str], batch_size: int,
+    num_workers: int, device: torch.device, world_size: int = 1, fail_fast: bool = False,
 ) -> pd.DataFrame:
     """Bona fide scores of every window of the split (gathered from all ranks when distributed).
 
@@ -37,7 +56,7 @@ def score_windows(
     checked against the split's sample count from splits.json, so a shortfall is never silent.
     """
     # the unwrapped model: a DDP forward would sync buffers with ranks that may have no dev shard
-    core = unwrap(model)
+    core = unwrap(model) if isinstance(model, DistributedDataParallel) else model
     was_training = core.training
     core.eval()
     heads = list(core.head_names)
@@ -54,7 +73,8 @@ def score_windows(
                          batch["attack_type"][i], score, *per_head[i]))
     core.train(was_training)
     if skipped:
-        log.warning("%s/%s: %d corrupt samples skipped: their windows have no score", shards.protocol, shards.split, skipped)
+        log.warning("%s/%s: %d corrupt samples skipped: their windows have no score", shards.protocol, shards.split,
+                    skipped)
     rows = gather_rows(rows)
     if len(rows) != shards.n_samples:
         log.error("%s/%s: %d windows scored, splits.json lists %d: the metrics miss the others",

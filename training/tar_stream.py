@@ -1,7 +1,8 @@
 """Shard tars into WebDataset samples, read by the shard format's own tar reader (:mod:`pipeline.format.tars`)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from pipeline.format.tars import tar_members
 

@@ -26,7 +26,7 @@ from pipeline.params import load_section
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
 from .config import TRAIN_KEYS, TrainConfig, config_from_args
 from .data import CorruptSamples, loader, train_pipeline
-from .distributed import DistInfo, setup, teardown, unwrap
+from .distributed import DistInfo, SDNetOrDDP, setup, teardown, unwrap
 from .metrics import pad_metrics, threshold_at_eer
 from .model import FINAL_HEADS
 from .scores import video_scores
@@ -34,9 +34,13 @@ from .scoring import model_inputs, score_windows
 
 log = logging.getLogger(__name__)
 
-def build_optimizer(config: TrainConfig, model: torch.nn.Module):
+def build_optimizer(
+    config: TrainConfig, model: torch.nn.Module
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR]:
+    optimizer: torch.optim.Optimizer
     if config.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                    weight_decay=config.weight_decay)
     else:  # adam: TrainConfig admits no other
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.lr_milestones), gamma=0.1)
@@ -81,7 +85,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     out.mkdir(parents=True, exist_ok=True)
     train_shards, dev_shards = train_splits(config)
     modalities, dev_modalities = list(train_shards.modalities), list(dev_shards.modalities)
-    model = build_model(config, modalities).to(dist.device)
+    model: SDNetOrDDP = build_model(config, modalities).to(dist.device)
     optimizer, scheduler = build_optimizer(config, model)
     start = 0
     checkpoint = out / "checkpoint.pt"
@@ -93,7 +97,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
         start = state["epoch"] + 1
         log.info("resumed from %s at epoch %d", checkpoint, start)
     if dist.world_size > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
     scaler = torch.amp.GradScaler(enabled=dist.device.type == "cuda")
     metrics: dict[str, float] = {}
     live = (
@@ -108,7 +113,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
                                   config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers,
                                   CorruptSamples(config.fail_on_corrupt))
         metrics = train_epoch(model, optimizer, scaler, loader(pipeline, config.num_workers), modalities, dist)
-        metrics["lr"] = scheduler.get_last_lr()[0]  # the rate this epoch trained with
+        metrics["lr"] = float(scheduler.get_last_lr()[0])  # the rate this epoch trained with
         scheduler.step()
         dev = score_windows(model, dev_shards, dev_modalities, config.batch_size, config.num_workers,
                             dist.device, dist.world_size, config.fail_on_corrupt)
@@ -128,7 +133,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
 def train_splits(config: TrainConfig) -> tuple[SplitShards, SplitShards]:
     """The train and dev shards of the run's protocol; raises when splits.json or a shard is missing."""
     index = SplitIndex.load(Path(config.manifests))
-    return index.split(config.protocol, "train", Path(config.shards)), index.split(config.protocol, "dev", Path(config.shards))
+    return (index.split(config.protocol, "train", Path(config.shards)),
+            index.split(config.protocol, "dev", Path(config.shards)))
 
 
 def share_cpu(num_workers: int, dist: DistInfo) -> None:

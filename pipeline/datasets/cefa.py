@@ -1,9 +1,9 @@
 """CASIA-SURF CeFA: RGB, depth and IR frame folders, in the public release or the CVPR 2020 challenge layout.
 
-Public release::
+Public release (recordings named Race_ID_Device_Session_PAI, masks Mask_ID_Dresses_Glasses_Device_Session_Lighting)::
 
-    CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/{color,depth,ir}/0001.jpg     Race_ID_Device_Session_PAI
-    CASIA_CeFA/Mask/3D-Mask/073/1_073_1_0_2_1_2/{color,depth,ir}/0001.jpg     Mask_ID_Dresses_Glasses_Device_Session_Lighting
+    CASIA_CeFA/Ethnicity/AF/AF-120/1_120_1_1_1/{color,depth,ir}/0001.jpg
+    CASIA_CeFA/Mask/3D-Mask/073/1_073_1_0_2_1_2/{color,depth,ir}/0001.jpg
 
 Challenge release (Protocol 4 only)::
 
@@ -15,6 +15,7 @@ challenge ``4@1_train.txt`` / ``4@1_dev_ref.txt`` / ``4@1_test_ref.txt`` (**1 = 
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +28,8 @@ from ..protocols import ProtocolSpec
 
 NAME = "cefa"
 #: What a raw root holds, for messages: the release's own top folder as it ships.
-LAYOUT = "CASIA_CeFA/Ethnicity/{AF,CA,EA}/AF-120/1_120_1_1_1/{color,depth,ir}/0001.jpg (the public release), or train/, dev/, test/ with 4@k_*.txt (the CVPR 2020 challenge release)"
+LAYOUT = ("CASIA_CeFA/Ethnicity/{AF,CA,EA}/AF-120/1_120_1_1_1/{color,depth,ir}/0001.jpg (the public release), "
+          "or train/, dev/, test/ with 4@k_*.txt (the CVPR 2020 challenge release)")
 MODALITIES = ("rgb", "depth", "ir")
 TOP_FOLDER = "CASIA_CeFA"
 
@@ -119,7 +121,8 @@ def _parse_2d(recording_dir: Path, root: Path, folders: dict[str, str], video_id
 def _parse_mask(recording_dir: Path, root: Path) -> Recording:
     match = _CODE_MASK.match(recording_dir.name)
     if not match:
-        raise ScanError("malformed_name", "expected Mask_ID_Dresses_Glasses_Device_Session_Lighting like 1_073_1_0_2_1_2")
+        raise ScanError("malformed_name",
+                        "expected Mask_ID_Dresses_Glasses_Device_Session_Lighting like 1_073_1_0_2_1_2")
     code = {k: int(v) for k, v in match.groupdict().items()}
     mask_code, attack_type, attack_detail = MASKS[recording_dir.parent.parent.name]
     if code["mask"] != mask_code or recording_dir.parent.name != match["id"]:
@@ -163,7 +166,7 @@ def _scan_challenge(root: Path) -> Scan:
         add_parsed(found, root, recording_dir, lambda d: _parse_2d(d, root, CHALLENGE_FOLDERS))
     for split in ("dev", "test"):
         for recording_dir in subdirs(root / split, found, root):
-            add_parsed(found, root, recording_dir, lambda d, split=split: _parse_anonymised(d, root, split, labels))
+            add_parsed(found, root, recording_dir, partial(_parse_anonymised, root=root, split=split, labels=labels))
     return found
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from ..paths import escapes_root
 from .records import ListEntry
+from ..paths import escapes_root
 
 LineParser = Callable[[re.Match, list[str], str], ListEntry]
 

@@ -137,7 +137,8 @@ def validate(rec: Recording) -> None:
         raise RecordError("frame_numbers", sorted(rec.frame_numbers), f"frame numbers for each of {sorted(rec.paths)}")
     for modality, numbers in rec.frame_numbers.items():
         if not numbers or list(numbers) != sorted(set(numbers)) or numbers[0] < 0:
-            raise RecordError(f"frame_numbers[{modality}]", list(numbers)[:5], "ascending, distinct, non-negative numbers")
+            raise RecordError(f"frame_numbers[{modality}]", list(numbers)[:5],
+                              "ascending, distinct, non-negative numbers")
     clash = set(rec.attributes) & {"video_id", "subject", "attack_type", "is_bonafide"}
     if clash:
         raise RecordError("attributes", sorted(clash), "no attribute shadowing a core column")

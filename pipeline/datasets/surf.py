@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .probe import frame_folder_modalities, locate
 from .listfiles import BinaryLabels, read_list_files
+from .probe import frame_folder_modalities, locate
 from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_parsed, subdirs
 from ..protocols import ProtocolSpec
@@ -100,7 +100,8 @@ def read_lists(lists_dir: Path) -> list[ListEntry]:
 def _parse_list_line(match: re.Match, tokens: list[str], source: str) -> ListEntry:
     rel, token = tokens
     parts = Path(rel).parts  # …/CLKJ_AS0005/real.rssdk/color
-    return ListEntry(match["protocol"], match["split"], video_id_for(parts[-3], parts[-2]), LIST_LABELS.parse(token), source)
+    return ListEntry(match["protocol"], match["split"], video_id_for(parts[-3], parts[-2]), LIST_LABELS.parse(token),
+                     source)
 
 
 def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:

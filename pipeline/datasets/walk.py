@@ -1,8 +1,8 @@
 """Walking a raw tree: sorted folder listings where every unexpected entry becomes a reported problem."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .probe import VIDEO_SUFFIXES
 from .records import Problem, RecordError, Recording, Scan, ScanError
@@ -39,7 +39,8 @@ def add_parsed(scan: Scan, root: Path, path: Path, parse: Callable[[Path], Recor
     return None
 
 
-def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str, parse: Callable[[Path], Recording]) -> None:
+def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str,
+                 parse: Callable[[Path], Recording]) -> None:
     """Videos of one folder, each with an optional annotation file beside it (``.txt``, ``.face``).
 
     An annotation without its video, and any other file, is reported; a video without its

@@ -130,7 +130,8 @@ def _cefa_public(cfg: dict, seed: int) -> list[Plan]:
 def _cefa_challenge(cfg: dict, seed: int) -> list[Plan]:
     """Protocol 4 release: train by name; dev and test anonymised in a seeded random order."""
     codes = {"train": CEFA_2D[::3], "dev": CEFA_2D[::3], "test": CEFA_2D[:3]}  # 4@k's attacks
-    plans, hidden = [], {"dev": [], "test": []}
+    plans: list[Plan] = []
+    hidden: dict[str, list[Plan]] = {"dev": [], "test": []}
     for split, eth, sid in _cefa_subjects(cfg):
         for code in codes[split]:
             if split == "train":

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import cv2
 import numpy as np
@@ -138,7 +138,7 @@ def _masks() -> dict[str, np.ndarray]:
     return masks
 
 
-@lru_cache(maxsize=None)
+@cache
 def _roi(name: str) -> tuple[slice, slice]:
     """Bounding slices of a mask: looks are computed only where the object can be seen."""
     ys, xs = np.nonzero(_masks()[name])
@@ -250,7 +250,7 @@ def _matrices(spec: RenderSpec, seed: int, rng: np.random.Generator) -> list[np.
                          roll + droll[t], aspect, mirror) for t in range(n)]
 
 
-def annotations(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def face_annotations(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Face boxes and eyes per frame: the reference landmarks through each frame's matrix."""
     boxes, eyes = [], []
     for m in matrices:
@@ -346,7 +346,7 @@ def _screen_look(f: np.ndarray, spec: RenderSpec, rng: np.random.Generator, roi)
     cast = np.array([0.92, 0.97, 1.1], np.float32) * rng.uniform(0.94, 1.06, 3).astype(np.float32)
     f = 255.0 * (f / 255.0) ** rng.uniform(0.8, 1.0) * cast * 0.95 + 8
     f = cv2.GaussianBlur(f, (0, 0), 0.9)
-    f[::3] *= 0.86
+    f[::3] = f[::3] * 0.86  # not *=: OpenCV's stubs type the blurred image as possibly integer
     yy, xx = np.mgrid[0:f.shape[0], 0:f.shape[1]].astype(np.float32)
     band = (xx + yy - rng.uniform(0.5, 1.5) * f.shape[0]) / (30 + 10 * spec.variant)
     f += (30 * np.exp(-band ** 2))[..., None]
@@ -411,7 +411,7 @@ def _static(artefact: RenderSpec, seed: int, levels: int) -> tuple:
     if artefact.attack_type == "cut_print":
         holes = np.max([_masks()["hole_" + c] for c in artefact.holes or "e"], axis=0)
     return (_down(_surface(artefact, seed), levels), _down(_relief(), levels),
-            _down(holes, levels))
+            _down(holes, levels) if holes is not None else None)
 
 
 @lru_cache(maxsize=32)
@@ -427,7 +427,7 @@ def _light(place: int, seed: int) -> np.ndarray:
     return (rng.uniform(0.75, 1.15) * rng.uniform(0.92, 1.08, 3)).astype(np.float32)
 
 
-def _warp(job: "_Job", img: np.ndarray, t: int) -> np.ndarray:
+def _warp(job: _Job, img: np.ndarray, t: int) -> np.ndarray:
     out = cv2.warpAffine(img, job.warp_mats[t], (job.spec.width, job.spec.height),
                          flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -502,20 +502,26 @@ def _prepare(spec: RenderSpec, seed: int) -> _Job:
                 levels, warp_mats)
 
 
+def _live_face(live: np.ndarray | None) -> np.ndarray:
+    assert live is not None, "bona fide recordings and cut prints have a live face"
+    return live
+
+
 def _live_at(job: _Job, t: int) -> np.ndarray:
     """The live face at frame t: edited in place, after restoring the untouched pixels."""
     x1, y1, x2, y2 = EDIT_BOX
+    live = _live_face(job.live)
     pristine = identity(job.spec.subject, job.seed, job.spec.tone)[0]
-    job.live[y1:y2, x1:x2, :3] = pristine[y1:y2, x1:x2]
+    live[y1:y2, x1:x2, :3] = pristine[y1:y2, x1:x2]
     if job.closure[t] > 0:
-        _close_eyes(job.live, float(job.closure[t]))
-    _move_mouth(job.live, float(job.talk[t]), float(job.smile[t]))
-    return _down(job.live, job.levels)
+        _close_eyes(live, float(job.closure[t]))
+    _move_mouth(live, float(job.talk[t]), float(job.smile[t]))
+    return _down(live, job.levels)
 
 
-def _down(img: np.ndarray | None, levels: int) -> np.ndarray | None:
+def _down(img: np.ndarray, levels: int) -> np.ndarray:
     """Halve ``levels`` times: warping a big source to a tiny frame would alias without it."""
-    for _ in range(levels if img is not None else 0):
+    for _ in range(levels):
         img = cv2.pyrDown(img)
     return img
 
@@ -540,7 +546,7 @@ def _crop_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
     spec, m = job.spec, job.mats[t]
     kind = spec.attack_type
     live = _live_at(job, t) if job.live is not None else None
-    out = _warp(job, live if kind == "bonafide" else job.surface, t)
+    out = _warp(job, _live_face(live) if kind == "bonafide" else job.surface, t)
     rgb, inside = out[..., :3], out[..., 3] >= 127.5
     rel = _warp(job, job.relief, t)
     lum = _nir_luminance(rgb, spec.tone)
@@ -557,7 +563,7 @@ def _crop_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
         rgb = rgb * _moire(spec, job.moire, t)
     if job.holes is not None:  # the attacker's own face shows through the cut-outs
         hole = _warp(job, job.holes, t)[..., None] / 255.0
-        live_rgb = _warp(job, live, t)[..., :3]
+        live_rgb = _warp(job, _live_face(live), t)[..., :3]
         rgb = rgb * (1 - hole) + 0.7 * live_rgb * hole  # the paper shades the face behind it
         hole = hole[..., 0]
         depth = depth * (1 - hole) + (near - 15.0 + 110.0 * rel) * hole
@@ -571,6 +577,7 @@ def _crop_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
 
 def _scene_frame(job: _Job, t: int) -> dict[str, np.ndarray]:
     spec = job.spec
+    assert job.background is not None, "a scene has a room"
     obj = _live_at(job, t) if spec.attack_type == "bonafide" else job.surface
     out = cv2.warpAffine(obj, job.warp_mats[t], (spec.width, spec.height), flags=cv2.INTER_LINEAR)
     rgb, alpha = cv2.cvtColor(out, cv2.COLOR_RGBA2RGB), out[..., 3].astype(np.float32) / 255.0
@@ -589,7 +596,7 @@ def render_stream(spec: RenderSpec, seed: int) -> tuple[Iterator[dict[str, np.nd
     not be held in memory), and its per-frame face boxes and eye positions."""
     job = _prepare(spec, seed)
     draw = _scene_frame if spec.scene else _crop_frame
-    boxes, eyes = annotations(job.mats)
+    boxes, eyes = face_annotations(job.mats)
     return (draw(job, t) for t in range(spec.n_frames)), boxes, eyes
 
 

@@ -48,6 +48,7 @@ def write_h264(frames: Iterable[np.ndarray], path: Path, fps: float = 30.0, gop:
                "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-an", "-c:v", "libx264", "-preset", "superfast",
                "-g", str(gop), "-bf", str(b_frames), *quality, str(path)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None  # stdin=PIPE
     count = 0
     try:
         for frame in itertools.chain([first], frames):

@@ -83,6 +83,7 @@ def frame_name(plan: Plan, number: int) -> str:
 def _write_frames(made: ReleaseFrames, plan: Plan, out: Path) -> dict[str, tuple[int, ...]]:
     """One folder of numbered JPEGs per modality; numbered frames of older runs that this one lacks go."""
     written = {}
+    assert plan.folders is not None, "a frame-folder release"
     for modality, folder in plan.folders.items():
         target = out / plan.rel_path / folder
         target.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ def _write_video(frames: Iterator[dict[str, np.ndarray]], plan: Plan, out: Path)
     rgb = (frame["rgb"] for frame in frames)
     if plan.fourcc == "h264":
         return {"rgb": tuple(range(write_h264(rgb, path)))}
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*plan.fourcc), 30.0, (plan.spec.width, plan.spec.height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*plan.fourcc), 30.0, (plan.spec.width, plan.spec.height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {plan.fourcc} video {path}")
     count = 0

@@ -47,6 +47,7 @@ def decode_image(data: bytes) -> np.ndarray:
     """
     import cv2
 
+    image: np.ndarray | None
     if data.startswith(NPY_MAGIC):
         try:
             image = _npy(data)

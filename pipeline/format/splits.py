@@ -85,8 +85,9 @@ class SplitIndex:
                 raise ValueError(f"{self.path}: {name} lists {shard!r}, not a .tar file name")
         missing = [shard for shard in entry["shards"] if not (folder / shard).is_file()]
         if missing:  # a loader would skip them one by one, forever: stop here, and say where they were sought
-            raise UsageError(f"{folder / missing[0]} does not exist ({len(missing)} of the {len(entry['shards'])} "
-                                    f"shards of {name} missing): {self.path.name} expects the shards in {folder}; "
-                                    "pass --shards DIR where they are, or run python -m pipeline.shard")
+            raise UsageError(f"{folder / missing[0]} does not exist ({len(missing)} of the "
+                             f"{len(entry['shards'])} shards of {name} missing): {self.path.name} expects "
+                             f"the shards in {folder}; pass --shards DIR where they are, or run "
+                             "python -m pipeline.shard")
         return SplitShards(name.split("/")[0], split, [str(folder / shard) for shard in entry["shards"]],
                            int(entry["n_samples"]), tuple(entry["modalities"]))

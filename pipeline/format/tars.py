@@ -79,7 +79,8 @@ def tar_members(stream: BinaryIO, url: str, strict: bool = False,
             raise ValueError(f"{url}: tar header checksum does not match")
         size = _tar_number(header[124:136])
         if size > MAX_MEMBER_BYTES:  # a hostile header must not make a worker allocate gigabytes
-            raise ValueError(f"{url}: tar member of {size} bytes, more than the {MAX_MEMBER_BYTES} a shard member may have")
+            raise ValueError(f"{url}: tar member of {size} bytes, "
+                             f"more than the {MAX_MEMBER_BYTES} a shard member may have")
         kind = header[156:157]
         name = long_name or _tar_string(header[:100])
         if kind not in (b"L", b"x", b"g") and header[257:265] == b"ustar\x0000" and header[345]:  # ustar path prefix

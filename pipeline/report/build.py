@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import data, html
+from .plots import histogram_png
+from .sheets import Sheet, compose_sheet
 from ..datasets.records import MODALITIES
 from ..format.images import decode_image
 from ..format.members import image_member
 from ..io import write_bytes_atomic
-from . import data
-from . import html
-from .plots import histogram_png
-from .sheets import Sheet, compose_sheet
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,8 @@ def build_report(config: ReportConfig) -> ReportResult:
     log.info("reading %d shards from %s", len(m.shards), config.shards)
     scan = data.scan_shards(config.shards, m.shards, wanted)
     side = int(scan.crops["crop_size"].iloc[0]) if len(scan.crops) else DEFAULT_SIDE
-    sheets = {attack: _sample_sheet(config.dataset, attack, rows, scan.members, side) for attack, rows in chosen.items()}
+    sheets = {attack: _sample_sheet(config.dataset, attack, rows, scan.members, side)
+              for attack, rows in chosen.items()}
     rejects = data.reject_cells(m, config.max_rejects)
     if len(rejects):
         sheets["rejects"] = _rejects_sheet(config, m, rejects, side)
@@ -98,7 +98,8 @@ def _sample_sheet(dataset: str, attack: str, rows: pd.DataFrame, members: dict, 
 
 def _rejects_sheet(config: ReportConfig, m: data.Manifests, rejects: pd.DataFrame, side: int) -> Sheet:
     videos = m.videos.set_index("video_id", drop=False)
-    cells = [([r.video_id, f"{r.reasons} ({r.windows})", r.detail], data.first_frames(config.root, videos.loc[r.video_id]))
+    cells = [([r.video_id, f"{r.reasons} ({r.windows})", r.detail],
+              data.first_frames(config.root, videos.loc[r.video_id]))
              for r in rejects.itertuples()]
     total = m.rejects["video_id"].nunique()
     title = f"{config.dataset} - rejects: first frames of {len(cells)} of {total} recordings with rejected windows"

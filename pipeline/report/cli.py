@@ -5,11 +5,11 @@ import argparse
 import logging
 from pathlib import Path
 
+from .build import ReportConfig, build_report
 from ..cli import add_verbosity_arguments, command, configure_logging
 from ..datasets import DATASETS
 from ..errors import UsageError
 from ..params import dataset_path, load_section, raw_root
-from .build import ReportConfig, build_report
 
 log = logging.getLogger("pipeline.report")
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    root = None if args.root else raw_root(args.dataset, args.params)
+    root = Path(args.root) if args.root else raw_root(args.dataset, args.params)
     config = config_from_args(args, load_section("shard", args.params), root)
     if not config.shards.is_dir():
         raise UsageError(f"shard folder {config.shards} does not exist: run python -m pipeline.shard first (or pass "

@@ -174,7 +174,7 @@ def _short_detail(detail: str, video_id: str) -> str:
 
 def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | None]]:
     """The first frame of each modality a recording has (None where it does not decode)."""
-    frames = []
+    frames: list[tuple[str, np.ndarray | None]] = []
     numbers = manifest_frame_numbers(video)
     for modality in MODALITIES:
         path = video.get(f"path_{modality}")
@@ -211,7 +211,8 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
     sample count (a cut at a member boundary reads without error), is listed as unreadable."""
     from tqdm import tqdm
 
-    rows, sizes, members, unreadable = [], [], defaultdict(dict), {}
+    members: defaultdict[str, dict[str, bytes]] = defaultdict(dict)
+    rows, sizes, unreadable = [], [], {}
     expected = list(shards[["shard", "n_samples", "n_bytes"]].itertuples(index=False))
     for name, n_samples, n_bytes in tqdm(expected, unit="shard", desc="read shards", disable=not progress_enabled(),
                                          file=sys.stderr):
@@ -318,7 +319,8 @@ def gap_table(m: Manifests) -> pd.DataFrame:
     for video in m.videos[m.videos["video_id"].isin(ids)].sort_values("video_id").to_dict("records"):
         video_id, missing = video["video_id"], unpaired.get(video["video_id"], {})
         rows.append({"video_id": video_id,
-                     "missing in one modality": "; ".join(f"{mod}: {', '.join(map(str, n))}" for mod, n in missing.items()),
+                     "missing in one modality": "; ".join(f"{mod}: {', '.join(map(str, n))}"
+                                                          for mod, n in missing.items()),
                      "missing in every modality": ", ".join(map(str, _skipped_everywhere(video))),
                      "paired frames": int(video["n_frames_paired"]),
                      "windows": int(gaps["windows"].get(video_id, 0)),

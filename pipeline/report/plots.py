@@ -20,7 +20,7 @@ def histogram_png(series: dict[str, np.ndarray], title: str, xlabel: str) -> byt
         bins = _bins(low, high)
         for label, data in series.items():
             if len(data):
-                axes.hist(np.asarray(data, dtype=float), bins=bins, histtype="step", linewidth=1.6,
+                axes.hist(np.asarray(data, dtype=float), bins=bins.tolist(), histtype="step", linewidth=1.6,
                           label=f"{label} (n={len(data)})")
         axes.legend(fontsize="small")
     else:

@@ -7,6 +7,7 @@ is what the shard holds; others (raw first frames) are scaled to fit and centred
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -62,10 +63,10 @@ class Sheet:
         return path
 
 
-CellContent = tuple[list[str], list[tuple[str, "np.ndarray | None"]]]
+CellContent = tuple[list[str], Sequence[tuple[str, "np.ndarray | None"]]]
 
 
-def compose_sheet(title: str, cells: list[CellContent], side: int) -> Sheet:
+def compose_sheet(title: str, cells: Sequence[CellContent], side: int) -> Sheet:
     """Lay ``cells`` (label lines, named images; None = could not be read) out as a grid of tiles of ``side`` px."""
     n_lines = max((len(lines) for lines, _ in cells), default=1)
     widths = [_tiles_width([name for name, _ in images], side) for _, images in cells]
