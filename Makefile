@@ -34,6 +34,7 @@ demo: install
 	@echo
 	@echo "Test metrics at the threshold chosen on dev (acer: pooled APCER, as the papers report it):"
 	@PATH="$(abspath $(VENV))/bin:$$PATH" dvc exp show --no-pager --md $(RESULTS)
+	@echo "(! in a commit's row: its metrics are not committed; git add dvc.lock models && git commit records them)"
 	@echo
 	@echo "Dataset reports:      $$(ls reports/*/report.html | tr '\n' ' ')"
 	@echo "ROC and DET curves:   $$(ls models/*/eval/roc.png models/*/eval/det.png | tr '\n' ' ')"
