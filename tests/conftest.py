@@ -89,10 +89,10 @@ def s3(s3_server, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def cefa_bucket(s3_server, demo_manifests, tmp_path_factory):
-    """The tiny CeFA demo sharded by the command line into a bucket, with the settings of ``cefa_shards`` (so
-    the two must hold the same bytes), by two Dask workers, ``--verbose``, the store's secret key in the
-    environment. The manifests are in the bucket too."""
+def cefa_bucket(s3_server, demo_root, tmp_path_factory):
+    """The tiny CeFA demo indexed and sharded by the command line into a bucket (manifests and shards), with the
+    settings of ``cefa_shards`` (so the two must hold the same bytes): two Dask workers, ``--verbose``, the
+    store's secret key in the environment."""
     import os
     import subprocess
     import sys
@@ -101,16 +101,18 @@ def cefa_bucket(s3_server, demo_manifests, tmp_path_factory):
 
     from .object_store import BucketShards
 
-    root, manifests = demo_manifests("cefa")
+    root, _ = demo_root("cefa")
     work = tmp_path_factory.mktemp("cefa_bucket")
     bucket = s3_server.bucket("cefa")
-    s3_server.upload(copy_index_manifests(manifests, work / "m"), f"{bucket}/manifests")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["shard"] |= {"samples_per_shard": 4, "detector": "opencv", "workers": 2}
     (work / "params.yaml").write_text(yaml.safe_dump(params))
-    command = [sys.executable, "-m", "pipeline.shard", "--dataset", "cefa", "--root", str(root), "--manifests",
-               f"{bucket}/manifests", "--out", f"{bucket}/shards", "--params", str(work / "params.yaml"), "--verbose"]
-    env = os.environ | s3_server.env | {"PYTHONPATH": str(REPO)}
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return BucketShards(f"{bucket}/manifests", f"{bucket}/shards", done.stdout + done.stderr)
+    common = ["--dataset", "cefa", "--root", str(root), "--params", str(work / "params.yaml"), "--verbose"]
+    output = ""
+    for command in (["pipeline.index", *common, "--out", f"{bucket}/manifests"],
+                    ["pipeline.shard", *common, "--manifests", f"{bucket}/manifests", "--out", f"{bucket}/shards"]):
+        done = subprocess.run([sys.executable, "-m", *command], cwd=work, capture_output=True, text=True, timeout=600,
+                              env=os.environ | s3_server.env | {"PYTHONPATH": str(REPO)})
+        assert done.returncode == 0, done.stderr[-3000:]
+        output += done.stdout + done.stderr
+    return BucketShards(f"{bucket}/manifests", f"{bucket}/shards", output)
