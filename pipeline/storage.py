@@ -47,9 +47,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                              "retries": {"mode": "standard", "max_attempts": 3}},
            "use_listings_cache": False},
 }
-#: Options every fsspec file system takes besides its own (its listing cache, its instance cache).
+#: Options every fsspec file system takes besides its own (its listing cache, its instance cache), and those
+#: a backend hands on to its client (s3fs: the AWS session's profile).
 GENERIC_OPTIONS = {"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache"}
-#: Read-ahead of a streamed object: shard tars are read front to back in pieces of this size.
+PASSED_ON = {"s3": {"profile"}, "s3a": {"profile"}}
+#: A streamed object (a shard tar, read front to back) is fetched in pieces of this size, the next one in the
+#: background while the current one is read (fsspec's "background" cache, two pieces held at most).
 STREAM_BLOCK = 8 * 2**20
 #: Option names that hold credentials: never taken from a params file (it is committed, and DVC logs it).
 SECRET = re.compile(r"(^|_)(key|secret|token|password|credentials?|passphrase)($|_)|sas|connection_string",
@@ -178,7 +181,7 @@ def _check_options(scheme: str, values: Mapping[str, Any], source: str) -> None:
     cls = _backend(scheme)
     parameters = inspect.signature(cls.__init__).parameters.values()
     known = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
-    for key in sorted(set(values) - known - GENERIC_OPTIONS) if known else []:
+    for key in sorted(set(values) - known - GENERIC_OPTIONS - PASSED_ON.get(scheme, set())) if known else []:
         close = difflib.get_close_matches(key, sorted(known), n=1)
         hint = f"did you mean storage.{scheme}.{close[0]}?" if close else f"known: {', '.join(sorted(known))}"
         raise UsageError(f"{source}: storage.{scheme}.{key} is not an option of {cls.__name__}; {hint}")
@@ -283,13 +286,14 @@ def files(folder: str | Path, suffix: str = "") -> dict[str, int]:
 
 
 def open_read(location: str | Path) -> BinaryIO:
-    """A binary stream; for a URL, read ahead in :data:`STREAM_BLOCK` pieces. A missing file raises
+    """A binary stream; for a URL, fetched ahead in :data:`STREAM_BLOCK` pieces. A missing file raises
     FileNotFoundError."""
     base = as_location(location)
     if isinstance(base, Path):
         return open(base, "rb")
     fs, path = filesystem(base)
-    return cast(BinaryIO, fs.open(path, "rb", block_size=STREAM_BLOCK, cache_type="readahead"))
+    return cast(BinaryIO, fs.open(path, "rb", block_size=STREAM_BLOCK, cache_type="background",
+                                  cache_options={"maxblocks": 2}))
 
 
 def read_bytes(location: str | Path) -> bytes:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from pipeline.verify import verify
 from training.data import CorruptSamples, eval_pipeline, iterate_eval, loader, split_shards
 from training.evaluate import main as evaluate_main
 
+from .killing import run_killing_a_writer
 from .manifests import copy_index_manifests
 from .object_store import SECRET, closed_port, local_files
 from .test_mistakes import assert_refused
@@ -56,6 +54,10 @@ def test_storage_settings_take_an_endpoint_and_refuse_credentials_and_typos():
         options = storage.options("s3")
         assert options["endpoint_url"] == "http://127.0.0.1:9000" and "anon" not in options  # null: not set
         assert options["config_kwargs"]["connect_timeout"] == 5  # the short built-in timeouts stay under it
+        storage.configure({"s3": {"profile": "lab", "config_kwargs": {"connect_timeout": 20}}})
+        options = storage.options("s3")  # an AWS profile is handed on to the client; settings merge into defaults
+        assert options["profile"] == "lab" and options["config_kwargs"]["connect_timeout"] == 20
+        assert options["config_kwargs"]["retries"] == {"mode": "standard", "max_attempts": 3}
         for secret in ({"secret": "hunter2"}, {"client_kwargs": {"aws_secret_access_key": "hunter2"}}):
             with pytest.raises(UsageError, match=r"storage\.s3\.\S*secret\S* is a credential") as refused:
                 storage.configure({"s3": secret}, "params.yaml")
@@ -94,20 +96,8 @@ def test_a_worker_killed_while_it_uploads_a_shard_leaves_the_bucket_as_a_clean_r
     staging.mkdir()
     monkeypatch.setenv("TMPDIR", str(staging))  # the workers' temporary folder: where a tar is built before upload
     config = replace(cefa_shards, manifests=f"{bucket}/manifests", out=f"{bucket}/shards", workers=2)
-    outcome: dict = {}
-    runner = threading.Thread(target=lambda: outcome.update(summary=run(config)))
-    runner.start()
-    killed = None
-    while runner.is_alive() and killed is None:  # a staging file's name ends with its writer's pid
-        for partial in staging.glob("sdnet-staging-*/.*.tar.tmp-*"):
-            killed = (partial.name, int(partial.name.rsplit("-", 1)[1]))
-            os.kill(killed[1], signal.SIGKILL)
-            assert partial.exists(), "the worker finished before it was killed"
-            break
-        time.sleep(0.001)
-    runner.join(timeout=300)
-    assert killed is not None, "no shard was caught being written"
-    assert outcome["summary"].failed_shards == []
+    summary, _ = run_killing_a_writer(config, staging, "sdnet-staging-*/.*.tar.tmp-*")  # killed before its upload
+    assert summary.failed_shards == []
     assert s3.objects(config.out) == local_files(cefa_shards.out)  # the lost shard was redone, identically
     assert not list(staging.glob("sdnet-staging-*/*"))  # the killed worker's staging file was swept by the retry
     samples = storage.read_parquet(f"{config.manifests}/samples.parquet")
