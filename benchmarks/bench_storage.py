@@ -5,7 +5,7 @@ The S3 API is moto's server (``moto[server]``, installed by ``make install``) in
 127.0.0.1, so the loader's processes do not share an interpreter with it. The shards are the ``small``
 CeFA demo's (npy, the default format), copied into a bucket; both loaders are ``training.data``'s train
 pipeline with the same settings (batch 16, 2 DataLoader workers, the full augmentation), the local one
-reading files, the other streaming each tar through fsspec (s3fs) in 8 MiB read-ahead pieces, with no
+reading files, the other streaming each tar through fsspec (s3fs) in 8 MiB pieces fetched ahead, with no
 local copy. Measurements alternate between the two, the best of each kept.
 
 Loopback has no network latency and little bandwidth limit, but the server is a Python process on the
@@ -20,6 +20,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
+
+import psutil
 
 from bench_loader import MODALITIES, loader_rate
 from common import all_shards, bench_shards, header, verdict
@@ -73,9 +76,14 @@ def main() -> None:
         remote = upload(local, "bench")
         size = sum(os.path.getsize(path) for path in local.urls)
         rates: dict[str, list[float]] = {"local": [], "s3": []}
+        serving, busy, wall = psutil.Process(server.pid), 0.0, 0.0
         for _ in range(ROUNDS):
             for name, shards in (("local", local), ("s3", remote)):
+                before, started = sum(serving.cpu_times()[:2]), time.perf_counter()
                 rates[name].append(loader_rate(shards, MODALITIES[DATASET], BATCHES))
+                if name == "s3":
+                    busy += sum(serving.cpu_times()[:2]) - before
+                    wall += time.perf_counter() - started
     finally:
         parent.send("stop")
         server.join(timeout=30)
@@ -83,8 +91,11 @@ def main() -> None:
     runs = {name: ", ".join(f"{rate:.0f}" for rate in values) for name, values in rates.items()}
     print(f"  {len(local.urls)} shards, {local.n_samples} samples, {size / 1e6:.0f} MB; each rate the best of "
           f"{ROUNDS} runs of {BATCHES} batches after a warm-up (local: {runs['local']}; s3: {runs['s3']} samples/s)")
+    print(f"  the S3 server's own process used {busy:.1f} CPU s of the {wall:.1f} s the S3 runs took on these "
+          f"{os.cpu_count()} cores (a remote store would not take them from the loader)")
     verdict(f"shard loader from S3 on loopback/local disk {DATASET}", best["s3"] / best["local"], TARGET, True,
-            f"{best['s3']:.0f} vs {best['local']:.0f} samples/s (npy shards, batch 16, 2 workers, 8 MiB read-ahead)")
+            f"{best['s3']:.0f} vs {best['local']:.0f} samples/s (npy shards, batch 16, 2 workers, 8 MiB pieces "
+            "fetched ahead)")
 
 
 if __name__ == "__main__":
