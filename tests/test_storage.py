@@ -161,6 +161,12 @@ def test_training_and_evaluation_stream_from_the_bucket_exactly_once_and_print_n
     assert all(url.startswith(f"{cefa_bucket.out}/") for url in test.urls) and len(test.urls) >= 2
     keys = [key for batch in iterate_eval(test, ["rgb"], 3, num_workers=2) for key in batch["key"]]
     assert len(keys) == len(set(keys)) == test.n_samples  # every sample once across the two workers
+    ranks = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                            "tests/dist_eval_keys.py", cefa_bucket.manifests, cefa_bucket.out, str(tmp_path)],
+                           cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert ranks.returncode == 0, ranks.stderr[-3000:]
+    per_rank = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert per_rank[0] and per_rank[1] and sorted(per_rank[0] + per_rank[1]) == sorted(keys)  # split across ranks
     assert evaluate_main(["--dataset", "cefa", "--protocol", "4@1", *paths, "--checkpoint",
                           str(tmp_path / "model" / "checkpoint.pt"), "--out", str(tmp_path / "eval"), "-q"]) == 0
     scores = pd.read_csv(tmp_path / "eval" / "scores_test.csv")
