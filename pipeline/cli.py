@@ -15,9 +15,9 @@ from typing import Protocol
 from .errors import UsageError
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
-#: Libraries that log at INFO on their own (Dask's scheduler and workers: thirty-odd lines a shard run):
-#: shown only with --verbose.
-CHATTY = ("distributed", "bokeh", "tornado")
+#: Libraries that log at INFO on their own (Dask's scheduler and workers: thirty-odd lines a shard run; the S3
+#: client: where it found credentials and the endpoint): shown only with --verbose.
+CHATTY = ("distributed", "bokeh", "tornado", "botocore", "aiobotocore", "s3fs")
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,10 @@ def configure_logging(args: argparse.Namespace) -> None:
     _VERBOSITY.level = level
     root.setLevel(level)
     if level < logging.INFO:
-        # third-party debug chatter (matplotlib font lookup, PIL plugins, fsspec) would bury ours
-        for noisy in ("matplotlib", "PIL", "fsspec", "asyncio"):
+        # third-party debug chatter (matplotlib font lookup, PIL plugins, fsspec, every request of an S3 client)
+        # would bury ours
+        for noisy in ("matplotlib", "PIL", "fsspec", "asyncio", "s3fs", "botocore", "aiobotocore", "urllib3",
+                      "aiohttp"):
             logging.getLogger(noisy).setLevel(logging.INFO)
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import storage
 from .cli import add_verbosity_arguments, command, configure_logging
 from .datasets import DATASETS, get_adapter
 from .datasets.listfiles import ListFormatError
 from .datasets.records import ListEntry, Problem, Recording, Scan
 from .errors import UsageError
-from .io import write_json_atomic, write_parquet_atomic
 from .params import load_section
 from .protocols import PROTOCOL_COLUMNS, ProtocolError, ProtocolSpec, apply_spec, check_membership, load_spec
 
@@ -130,15 +130,16 @@ def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lis
     return result
 
 
-def write_index(result: IndexResult, out: Path, dataset: str, argv: list[str]) -> None:
-    """Write the report always, and the manifests only when no protocol is violated."""
-    out.mkdir(parents=True, exist_ok=True)
+def write_index(result: IndexResult, out: str | Path, dataset: str, argv: list[str]) -> None:
+    """Write the report always, and the manifests only when no protocol is violated; ``out`` is a folder or a
+    URL (``s3://bucket/manifests/cefa``: :mod:`pipeline.storage`)."""
+    storage.make_folder(out)
     if result.violations:  # a refused index leaves no manifest behind, not even an older one
         for name in ("videos.parquet", "protocols.parquet"):
-            (out / name).unlink(missing_ok=True)
+            storage.remove(storage.join(out, name))
     else:
-        write_parquet_atomic(result.videos, out / "videos.parquet")
-        write_parquet_atomic(result.protocols, out / "protocols.parquet")
+        storage.write_parquet(storage.join(out, "videos.parquet"), result.videos)
+        storage.write_parquet(storage.join(out, "protocols.parquet"), result.protocols)
     report = {
         "dataset": dataset,
         "command": argv,
@@ -149,7 +150,7 @@ def write_index(result: IndexResult, out: Path, dataset: str, argv: list[str]) -
         "list_differences": result.list_differences,
         "violations": result.violations,
     }
-    write_json_atomic(report, out / "index_report.json")
+    storage.write_json(storage.join(out, "index_report.json"), report)
 
 
 @command("python -m pipeline.index")
@@ -158,16 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which dataset's layout and names to read")
     parser.add_argument("--root", required=True, type=Path,
                         help="raw dataset root (the folder holding e.g. CASIA_CeFA/)")
-    parser.add_argument("--out", required=True, type=Path, help="manifest folder to write")
+    parser.add_argument("--out", required=True, type=storage.as_location,
+                        help="manifest folder or URL (s3://bucket/manifests/cefa) to write")
     parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check "
                                                    "(default: index.lists of params.yaml)")
     parser.add_argument("--use-lists", action="store_true",
                         help="take membership from --lists where they cover a split")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
-    parser.add_argument("--params", type=Path, help="params.yaml to read index.lists from")
+    parser.add_argument("--params", type=Path, help="params.yaml to read index.lists and the storage section from")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
+    storage.configure(load_section("storage", args.params))
     if not args.root.is_dir():
         raise UsageError(f"--root {args.root} does not exist; {args.dataset} expects a folder holding "
                          f"{get_adapter(args.dataset).LAYOUT}")
@@ -206,7 +209,7 @@ def default_lists(root: Path, params: Path | None) -> Path | None:
     return folder
 
 
-def _log_summary(result: IndexResult, out: Path) -> None:
+def _log_summary(result: IndexResult, out: str | Path) -> None:
     counts = result.videos.groupby("attack_type").size().to_dict()
     log.info("%d recordings %s → %s", len(result.videos), counts, out)
     log.info("%d protocol memberships over %d protocols", len(result.protocols), result.protocols["protocol"].nunique())

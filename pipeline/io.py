@@ -42,6 +42,11 @@ def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
     replace_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
 
 
+def json_text(document: Any) -> str:
+    """How every JSON file of ours is written (sorted keys, indented), wherever it is stored."""
+    return json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def write_json_atomic(document: Any, path: Path) -> None:
-    text = json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+    text = json_text(document)
     replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -73,8 +73,3 @@ def raw_root(dataset: str, path: Path | None = None) -> Path:
         where = f"{source}'s raw mapping has {sorted(roots or {})}" if source else "no params.yaml has a raw mapping"
         raise UsageError(f"no raw root for {dataset!r} ({where}): pass --root, or add '{dataset}: <folder>' under raw:")
     return Path(str(roots[dataset]))
-
-
-def dataset_path(template: str, dataset: str) -> Path:
-    """``manifests/{dataset}`` → ``manifests/cefa``."""
-    return Path(template.format(dataset=dataset))

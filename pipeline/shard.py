@@ -6,7 +6,8 @@
 Every option defaults to ``params.yaml`` (section ``shard``; the raw root from the ``raw`` mapping).
 Writes ``<out>/*.tar`` and, in the manifest folder, ``samples.parquet``, ``rejects.parquet``,
 ``shards.parquet`` and ``splits.json`` (for every protocol split: its shard files and sample count).
-A rerun redoes only unfinished shards.
+``--out`` and ``--manifests`` may be URLs (``s3://bucket/prefix``: see :mod:`pipeline.storage`); the raw
+data is read from a file system. A rerun redoes only unfinished shards.
 """
 from __future__ import annotations
 
@@ -21,16 +22,18 @@ from typing import Any
 
 import pandas as pd
 
+from . import storage
 from .cli import add_verbosity_arguments, command, configure_logging, progress_enabled
 from .datasets import DATASETS
 from .errors import UsageError
 from .format.splits import SPLITS_FILE, split_index
-from .io import remove_temporaries, write_json_atomic, write_parquet_atomic
-from .params import dataset_path, load_section, raw_root
+from .io import remove_temporaries
+from .params import load_section, raw_root
 from .plan import SHARD_NAME, ShardPlan, plan_shards, reject_row
 from .protocols import load_spec
 from .samples import SampleConfig
-from .shard_task import PARTS, finished_part, write_shard
+from .shard_task import PARTS, finished_part, part_path, write_shard
+from .storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +47,8 @@ SAMPLE_COLUMNS = [
 @dataclass(frozen=True)
 class StageConfig:
     root: Path
-    manifests: Path
-    out: Path
+    manifests: Location  # a folder or a URL (pipeline.storage)
+    out: Location
     window_length: int = 7
     windows_per_recording: int = 4
     samples_per_shard: int = 256
@@ -57,6 +60,8 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         """Refuse a bad setting before anything is read (inside a Dask task it would look like bad data)."""
+        for name in ("manifests", "out"):  # a local path given as text becomes a Path, a URL stays text
+            object.__setattr__(self, name, storage.as_location(getattr(self, name)))
         checks = {"window_length": self.window_length >= 1, "windows_per_recording": self.windows_per_recording >= 1,
                   "samples_per_shard": self.samples_per_shard >= 1, "workers": self.workers >= 0,
                   "retries": self.retries >= 0}
@@ -87,30 +92,26 @@ def run(config: StageConfig) -> StageSummary:
     """Plan, write the missing shards, and write the manifests. Tests call this directly."""
     started = time.perf_counter()
     for name in ("videos.parquet", "protocols.parquet"):
-        if not (config.manifests / name).is_file():
-            raise UsageError(f"{config.manifests / name} does not exist: run `python -m pipeline.index` first")
+        if not storage.is_file(storage.join(config.manifests, name)):
+            raise UsageError(f"{storage.join(config.manifests, name)} does not exist: run `python -m pipeline.index` "
+                             "first")
     if not config.root.is_dir():
         raise UsageError(f"raw dataset root {config.root} does not exist (the dataset's line in params.yaml's "
                          "raw mapping, or --root)")
-    videos = pd.read_parquet(config.manifests / "videos.parquet")
-    protocols = pd.read_parquet(config.manifests / "protocols.parquet")
+    videos = storage.read_parquet(storage.join(config.manifests, "videos.parquet"))
+    protocols = storage.read_parquet(storage.join(config.manifests, "protocols.parquet"))
     found = sorted(set(videos["dataset"]))
     if config.dataset is not None and found != [config.dataset]:
-        raise UsageError(f"{config.manifests / 'videos.parquet'} holds {', '.join(found)} recordings, not "
-                         f"{config.dataset}: pass the manifests of {config.dataset} (--manifests), or "
+        raise UsageError(f"{storage.join(config.manifests, 'videos.parquet')} holds {', '.join(found)} recordings, "
+                         f"not {config.dataset}: pass the manifests of {config.dataset} (--manifests), or "
                          f"--dataset {found[0]}")
     plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
-    (config.out / PARTS).mkdir(parents=True, exist_ok=True)
+    storage.make_folder(storage.join(config.out, PARTS))
     _remove_leftovers(config.out, {s.name for s in plan.shards})
-    results = {}
-    todo = []
-    settings = config.sample.digest()  # once: it looks for detector weights on disk
+    results, todo = _finished(plan.shards, config), []
     for shard in plan.shards:
-        done = finished_part(config.out, shard, settings, config.root)
-        if done is None:
+        if shard.name not in results:
             todo.append(shard)
-        else:
-            results[shard.name] = done
     log.info("%d shards planned, %d already complete, %d to write → %s", len(plan.shards), len(results), len(todo),
              config.out)
     failed = []
@@ -135,18 +136,38 @@ def _failed_window(video_id: str, window: int, shard: str) -> dict[str, Any]:
                       f"shard {shard} failed (see the log); rerun to retry it")
 
 
-def _remove_leftovers(out: Path, planned: set[str]) -> None:
+def _finished(shards: list[ShardPlan], config: StageConfig) -> dict[str, dict[str, Any]]:
+    """The saved results of the shards that are complete: one listing of the tars, then the parts of the
+    listed ones read together (concurrent requests to a store), so a resume costs a listing request per
+    thousand objects and one read per finished shard, not a request per file."""
+    tars = storage.files(config.out, ".tar")
+    parts = storage.read_many([part_path(config.out, s.name) for s in shards if f"{s.name}.tar" in tars])
+    settings = config.sample.digest()  # once: it looks for detector weights on disk
+    results = {}
+    for shard in shards:
+        done = finished_part(shard, parts.get(part_path(config.out, shard.name)), tars.get(f"{shard.name}.tar"),
+                             settings, config.root)
+        if done is not None:
+            results[shard.name] = done
+    return results
+
+
+def _remove_leftovers(out: Location, planned: set[str]) -> None:
     """Temporary files of interrupted attempts, and our shards of an older plan, are not outputs.
 
-    Only tars named like ours are touched: ``--out`` pointed at a folder of other files loses none.
+    Only tars named like ours are touched: ``--out`` pointed at a folder of other files loses none. A
+    store holds no temporary names (uploads appear whole); a killed worker's local staging file is removed
+    by the next shard task on its machine (``pipeline.storage.staging_file``).
     """
-    remove_temporaries(out)
-    remove_temporaries(out / PARTS)
-    for tar in out.glob("*.tar"):
-        if SHARD_NAME.fullmatch(tar.stem) and tar.stem not in planned:
-            log.info("removing %s: not part of the current plan", tar.name)
-            tar.unlink()
-            (out / PARTS / f"{tar.stem}.json").unlink(missing_ok=True)
+    if isinstance(out, Path):
+        remove_temporaries(out)
+        remove_temporaries(out / PARTS)
+    for name in sorted(storage.files(out, ".tar")):
+        stem = name[:-len(".tar")]
+        if SHARD_NAME.fullmatch(stem) and stem not in planned:
+            log.info("removing %s: not part of the current plan", name)
+            storage.remove(storage.join(out, name))
+            storage.remove(part_path(out, stem))
 
 
 def _execute(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, Any]]:
@@ -165,7 +186,7 @@ def _execute(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, 
 
 
 def _results(todo: list[ShardPlan], config: StageConfig) -> Iterable[tuple[str, Any]]:
-    args = (str(config.root.resolve()), str(config.out.resolve()), config.sample)
+    args = (str(config.root.resolve()), storage.absolute(config.out), config.sample, storage.configured())
     if not todo:
         return
     if config.workers == 0 and config.scheduler is None:
@@ -227,16 +248,17 @@ def _write_manifests(config, videos, protocols, results, plan_rejects, failed) -
         [{k: r[k] for k in ("shard", "signature", "n_samples", "n_bytes")} for r in results],
         columns=["shard", "signature", "n_samples", "n_bytes"],
     )
-    write_parquet_atomic(samples.sort_values("key", ignore_index=True), config.manifests / "samples.parquet")
-    write_parquet_atomic(rejects.sort_values(["video_id", "stage"], ignore_index=True),
-                         config.manifests / "rejects.parquet")
-    write_parquet_atomic(shards, config.manifests / "shards.parquet")
-    splits = config.manifests / SPLITS_FILE
+    manifests = config.manifests
+    storage.write_parquet(storage.join(manifests, "samples.parquet"), samples.sort_values("key", ignore_index=True))
+    storage.write_parquet(storage.join(manifests, "rejects.parquet"),
+                          rejects.sort_values(["video_id", "stage"], ignore_index=True))
+    storage.write_parquet(storage.join(manifests, "shards.parquet"), shards)
+    splits = storage.join(manifests, SPLITS_FILE)
     if failed:  # an index without the failed shards would let training read partial splits
-        splits.unlink(missing_ok=True)
+        storage.remove(splits)
     else:
         modalities, aliases = split_settings(protocols, videos)
-        write_json_atomic(split_index(shards.to_dict("records"), config.out, modalities, aliases), splits)
+        storage.write_json(splits, split_index(shards.to_dict("records"), config.out, modalities, aliases))
     rejected = set(rejects["video_id"]) - set(samples["video_id"])
     return StageSummary(
         shards=len(shards), reused=0, samples=len(samples), recordings=len(videos),
@@ -264,7 +286,8 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Pat
     values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
     for name in ("manifests", "out"):
         if values.get(name) is None:
-            raise UsageError(f"no --{name} given and no params.yaml with a shard.{name} setting: pass --{name} DIR")
+            raise UsageError(f"no --{name} given and no params.yaml with a shard.{name} setting: pass --{name} DIR "
+                             "(or URL)")
     root = Path(values["root"]) if values.get("root") is not None else root
     if root is None:
         raise UsageError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
@@ -274,8 +297,9 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Pat
         raise UsageError(str(error)) from None
     stage = {f.name: values[f.name] for f in fields(StageConfig)
              if f.name in values and f.name not in ("root", "manifests", "out", "sample", "dataset")}
-    return StageConfig(root=root, manifests=dataset_path(str(values["manifests"]), args.dataset),
-                       out=dataset_path(str(values["out"]), args.dataset), sample=sample, dataset=args.dataset, **stage)
+    manifests, out = (storage.as_location(str(values[name]).format(dataset=args.dataset))
+                      for name in ("manifests", "out"))
+    return StageConfig(root=root, manifests=manifests, out=out, sample=sample, dataset=args.dataset, **stage)
 
 
 def format_summary(summary: StageSummary, config: StageConfig) -> str:
@@ -303,19 +327,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="the dataset the manifests describe")
     parser.add_argument("--root", help="raw dataset root (default: the dataset's line in params.yaml raw)")
     parser.add_argument("--manifests",
-                        help="folder with videos.parquet and protocols.parquet (default: shard.manifests)")
-    parser.add_argument("--out", help="folder for the .tar shards (default: shard.out)")
+                        help="folder or URL (s3://bucket/prefix) with videos.parquet and protocols.parquet, where "
+                             "the stage's manifests go too (default: shard.manifests)")
+    parser.add_argument("--out", help="folder or URL (s3://bucket/prefix, any fsspec URL) for the .tar shards "
+                                      "(default: shard.out)")
     parser.add_argument("--workers", type=int, help="local Dask worker processes, one thread each; 0 runs in this "
                                                     "process (default: shard.workers)")
     parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786) to run on "
                                             "instead of local workers")
-    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from (default: the working "
-                                                    "directory's, else the project's)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read defaults (and the storage section) from "
+                                                    "(default: the working directory's, else the project's)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any recording or window is rejected")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
     params = load_section("shard", args.params, known=SHARD_KEYS)
+    storage.configure(load_section("storage", args.params))
     root = None if args.root else raw_root(args.dataset, args.params)
     strict = args.strict
     del args.params, args.strict, args.quiet, args.verbose

@@ -1,9 +1,10 @@
 """Check shards against their manifests: counts, per-sample hashes, every member decodable.
 
     python -m pipeline.verify --shards data/shards/cefa [--manifests manifests/cefa]
+    python -m pipeline.verify --shards s3://bucket/shards/cefa --manifests s3://bucket/manifests/cefa
 
-Reads every tar in memory (nothing is extracted, nothing is unpickled) and exits non-zero naming
-the shard and the sample of every mismatch.
+Reads every tar in memory (nothing is extracted, nothing is unpickled), from a folder or a store, and
+exits non-zero naming the shard and the sample of every mismatch.
 """
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import storage
 from .cli import add_verbosity_arguments, command, configure_logging
 from .errors import UsageError
 from .format.images import IMAGE_FORMATS, decode_image
 from .format.members import payload_digest
 from .format.tars import read_tar_samples
+from .params import load_section
+from .storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -42,68 +46,74 @@ def member_problem(extension: str, data: bytes) -> str | None:
     return f"unexpected member type .{extension} (never decoded)"
 
 
-def verify(shard_dir: Path, manifests: Path) -> list[str]:
-    """Every mismatch between the tars in ``shard_dir`` and the manifests, as readable lines."""
-    samples = pd.read_parquet(manifests / "samples.parquet")
-    shards = pd.read_parquet(manifests / "shards.parquet")
+def verify(shard_dir: str | Path, manifests: str | Path) -> list[str]:
+    """Every mismatch between the tars in ``shard_dir`` and the manifests (folders or URLs), as readable lines."""
+    samples = storage.read_parquet(storage.join(manifests, "samples.parquet"))
+    shards = storage.read_parquet(storage.join(manifests, "shards.parquet"))
     expected = {shard: rows for shard, rows in samples.groupby("shard")}
     problems = []
     listed = set(shards["shard"])
-    for extra in sorted({p.stem for p in shard_dir.glob("*.tar")} - listed):
+    present = storage.files(shard_dir, ".tar")
+    for extra in sorted({name[:-len(".tar")] for name in present} - listed):
         problems.append(f"{extra}.tar: shard not in shards.parquet")
     for row in shards.itertuples(index=False):
-        problems += _verify_shard(shard_dir / f"{row.shard}.tar", int(row.n_samples), expected.get(row.shard))
+        name = f"{row.shard}.tar"
+        problems += ([f"{name}: missing"] if name not in present else
+                     _verify_shard(storage.join(shard_dir, name), int(row.n_samples), expected.get(row.shard)))
     return problems
 
 
-def _verify_shard(path: Path, n_samples: int, rows: pd.DataFrame | None) -> list[str]:
-    if not path.is_file():
-        return [f"{path.name}: missing"]
+def _verify_shard(path: Location, n_samples: int, rows: pd.DataFrame | None) -> list[str]:
+    name = storage.name_of(path)
     try:
         found = read_tar_samples(path)
     except (ValueError, OSError) as error:
-        return [f"{path.name}: unreadable tar ({error})"]
+        return [f"{name}: unreadable tar ({error})"]
     digests = {} if rows is None else dict(zip(rows["key"], rows["sha256"]))
     problems = []
     if len(found) != n_samples:
-        problems.append(f"{path.name}: {len(found)} samples, shards.parquet says {n_samples}")
+        problems.append(f"{name}: {len(found)} samples, shards.parquet says {n_samples}")
     for key in sorted(set(digests) - set(found)):
-        problems.append(f"{path.name}: sample {key} in samples.parquet but not in the shard")
+        problems.append(f"{name}: sample {key} in samples.parquet but not in the shard")
     for key, members in sorted(found.items()):
         if key not in digests:
-            problems.append(f"{path.name}: sample {key} not in samples.parquet")
+            problems.append(f"{name}: sample {key} not in samples.parquet")
             continue
         if payload_digest(members) != digests[key]:
-            problems.append(f"{path.name}: sample {key} hash differs from samples.parquet")
+            problems.append(f"{name}: sample {key} hash differs from samples.parquet")
         for extension, data in sorted(members.items()):
             issue = member_problem(extension, data)
             if issue:
-                problems.append(f"{path.name}: sample {key} member .{extension}: {issue}")
+                problems.append(f"{name}: sample {key} member .{extension}: {issue}")
     return problems
 
 
 @command("python -m pipeline.verify")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.verify", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shards", required=True, type=Path, help="folder of .tar shards")
-    parser.add_argument("--manifests", type=Path, help="manifest folder (default: manifests/<shard folder name>)")
+    parser.add_argument("--shards", required=True, help="folder or URL (s3://bucket/prefix) of the .tar shards")
+    parser.add_argument("--manifests", help="manifest folder or URL (default: manifests/<shard folder name>)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read the storage section from (default: the "
+                                                    "working directory's, else the project's)")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
-    manifests = args.manifests or Path("manifests") / args.shards.name
+    storage.configure(load_section("storage", args.params))
+    shards = storage.as_location(args.shards)
+    manifests = storage.as_location(args.manifests) if args.manifests else Path("manifests") / storage.name_of(shards)
     for name in ("samples.parquet", "shards.parquet"):
-        if not (manifests / name).is_file():
-            raise UsageError(f"{manifests / name} does not exist: run python -m pipeline.shard first (or pass "
-                             "--manifests DIR)")
-    if not args.shards.is_dir():
-        raise UsageError(f"--shards {args.shards}: no such folder (the shard stage's --out)")
-    problems = verify(args.shards, manifests)
+        if not storage.is_file(storage.join(manifests, name)):
+            raise UsageError(f"{storage.join(manifests, name)} does not exist: run python -m pipeline.shard first (or "
+                             "pass --manifests DIR)")
+    if not storage.is_dir(shards):
+        raise UsageError(f"--shards {shards}: no such folder (the shard stage's --out)")
+    problems = verify(shards, manifests)
     for problem in problems:
         log.error("%s", problem)
     if problems:
-        log.error("verify failed: %d problems in %s", len(problems), args.shards)
+        log.error("verify failed: %d problems in %s", len(problems), shards)
         return 1
-    log.info("verify ok: every shard in %s matches %s", args.shards, manifests)
+    log.info("verify ok: every shard in %s matches %s", shards, manifests)
     return 0
 
 

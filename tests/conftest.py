@@ -9,6 +9,8 @@ from pipeline.index import build_index, write_index
 
 from .manifests import copy_index_manifests
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory):
@@ -56,3 +58,61 @@ def cefa_shards(demo_manifests, tmp_path_factory):
                          samples_per_shard=4, workers=0, sample=SampleConfig(detector="opencv"))
     run(config)
     return config
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """``ObjectStore`` of moto's S3 server on 127.0.0.1 (an ephemeral port), for the whole session."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from .object_store import ObjectStore
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield ObjectStore(f"http://{host}:{port}")
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """The loopback S3 server, with this process's environment (and so its Dask workers' and DataLoader
+    workers') set up to reach it the standard way."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+@pytest.fixture(scope="session")
+def cefa_bucket(s3_server, demo_root, tmp_path_factory):
+    """The tiny CeFA demo indexed and sharded by the command line into a bucket (manifests and shards), with the
+    settings of ``cefa_shards`` (so the two must hold the same bytes): two Dask workers, ``--verbose``, the
+    store's secret key in the environment."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from .object_store import BucketShards
+
+    root, _ = demo_root("cefa")
+    work = tmp_path_factory.mktemp("cefa_bucket")
+    bucket = s3_server.bucket("cefa")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["shard"] |= {"samples_per_shard": 4, "detector": "opencv", "workers": 2}
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    common = ["--dataset", "cefa", "--root", str(root), "--params", str(work / "params.yaml"), "--verbose"]
+    output = ""
+    for command in (["pipeline.index", *common, "--out", f"{bucket}/manifests"],
+                    ["pipeline.shard", *common, "--manifests", f"{bucket}/manifests", "--out", f"{bucket}/shards"]):
+        done = subprocess.run([sys.executable, "-m", *command], cwd=work, capture_output=True, text=True, timeout=600,
+                              env=os.environ | s3_server.env | {"PYTHONPATH": str(REPO)})
+        assert done.returncode == 0, done.stderr[-3000:]
+        output += done.stdout + done.stderr
+    return BucketShards(f"{bucket}/manifests", f"{bucket}/shards", output)

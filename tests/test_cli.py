@@ -129,7 +129,7 @@ def test_shard_shows_progress_and_a_summary_and_is_silent_with_quiet(demo_manife
 # --- the README guides: every command is run, here or by the test / DVC stage its comment names ----
 
 GUIDES = ("Bringing a real dataset", "Running the shard stage on an existing Dask cluster",
-          "Multi-GPU training with torchrun", "Where every output goes")
+          "Multi-GPU training with torchrun", "Shards in a bucket", "Where every output goes")
 
 
 def guide_commands() -> list[tuple[str, str | None]]:

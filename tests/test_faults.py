@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +14,7 @@ from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, run
 from pipeline.verify import verify
 
+from .killing import run_killing_a_writer
 from .manifests import copy_index_manifests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,20 +37,7 @@ def test_worker_killed_while_writing_a_shard_is_retried_to_the_same_result(demo_
     run(reference)
 
     config = config_for(root, copy_index_manifests(manifests, tmp_path / "m"), tmp_path / "s", workers=2)
-    outcome: dict = {}
-    runner = threading.Thread(target=lambda: outcome.update(summary=run(config)))
-    runner.start()
-    killed = None
-    while runner.is_alive() and killed is None:  # the temporary tar's name ends with its writer's pid
-        for partial in config.out.glob(".*.tar.tmp-*"):
-            killed = (partial.name, int(partial.name.rsplit("-", 1)[1]))
-            os.kill(killed[1], signal.SIGKILL)
-            assert partial.exists(), "the worker finished before it was killed"
-            break
-        time.sleep(0.001)
-    runner.join(timeout=300)
-    assert killed is not None, "no shard was caught being written"
-    summary = outcome["summary"]
+    summary, _ = run_killing_a_writer(config, config.out, ".*.tar.tmp-*")  # a temporary tar beside the shards
     assert summary.failed_shards == []
     assert tars(config.out) == tars(reference.out)  # the lost shard was rewritten, identically
     assert not list(config.out.glob(".*tmp*"))  # the killed worker's temporary file is gone

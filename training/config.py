@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex
+from pipeline.storage import is_url
 
 from .augment import AugmentConfig
 from .model import FINAL_HEADS
@@ -61,6 +62,9 @@ class TrainConfig:
             raise UsageError(f"train.num_workers = {self.num_workers}: expected 0 (decode in this process) or more")
         if self.epoch_samples is not None and self.epoch_samples < 1:
             raise UsageError(f"train.epoch_samples = {self.epoch_samples}: expected a positive number, or null")
+        if is_url(self.out):
+            raise UsageError(f"train.out = {self.out}: checkpoints and logs are written to a local folder (only "
+                             "shards and manifests are read from a store)")
         if self.init_weights is not None and not Path(self.init_weights).is_file():
             raise UsageError(f"--init-weights {self.init_weights}: no such file (a torchvision resnet18 state dict)")
 
@@ -84,7 +88,7 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainC
     # the settings are checked (TrainConfig's own checks) before any file is read
     config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
     manifests = config.manifests.format(dataset=args.dataset)
-    protocol = SplitIndex.load(Path(manifests)).resolve(args.protocol)
+    protocol = SplitIndex.load(manifests).resolve(args.protocol)
     return replace(config, protocol=protocol, manifests=manifests,
                    shards=config.shards.format(dataset=args.dataset, protocol=protocol),
                    out=config.out.format(dataset=args.dataset, protocol=protocol))

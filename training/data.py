@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 PACKED = "__packed__"
 
 
-def split_shards(manifests: Path, protocol: str, split: str, shard_dir: Path | None = None) -> SplitShards:
-    """The shard files, sample count and modalities of ``protocol/split`` (a name or alias) from ``splits.json``."""
+def split_shards(manifests: str | Path, protocol: str, split: str, shard_dir: str | Path | None = None) -> SplitShards:
+    """The shard files, sample count and modalities of ``protocol/split`` (a name or alias) from ``splits.json``;
+    ``manifests`` and ``shard_dir`` are folders or URLs."""
     return SplitIndex.load(manifests).split(protocol, split, shard_dir)
 
 

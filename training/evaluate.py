@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 from torch import Tensor
 
+from pipeline import storage
 from pipeline.cli import add_verbosity_arguments, command, configure_logging
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex
@@ -45,8 +45,8 @@ def score_splits(config: TrainConfig, checkpoint: Path, splits: list[str], batch
     """Video scores of each split by the checkpoint's SD-Net (loaded once for all of them); joins the
     process group under torchrun and leaves it, however scoring ends."""
     model, trained = load_trained(checkpoint)
-    index = SplitIndex.load(Path(config.manifests))
-    shards = [index.split(config.protocol, split, Path(config.shards)) for split in splits]
+    index = SplitIndex.load(config.manifests)
+    shards = [index.split(config.protocol, split, config.shards) for split in splits]
     dist = setup()
     try:
         model = model.to(dist.device)
@@ -105,16 +105,16 @@ class _RenamedModel:
         self.model.train(mode)
 
 
-def with_attribute(scores: pd.DataFrame, manifests: Path, column: str | None) -> pd.DataFrame:
-    """``scores`` with ``column`` of ``manifests/videos.parquet`` joined by video_id; unchanged when the
-    scores already carry it, or no column is asked for, or the manifest has none."""
-    videos = manifests / "videos.parquet"
+def with_attribute(scores: pd.DataFrame, manifests: str | Path, column: str | None) -> pd.DataFrame:
+    """``scores`` with ``column`` of ``manifests/videos.parquet`` (a folder or URL) joined by video_id; unchanged
+    when the scores already carry it, or no column is asked for, or the manifest has none."""
+    videos = storage.join(manifests, "videos.parquet")
     if not column or column in scores.columns:
         return scores
-    if not videos.is_file() or column not in pq.read_schema(videos).names:
+    if not storage.is_file(videos) or column not in storage.parquet_columns(videos):
         log.info("%s has no %r column: no per-group metrics", videos, column)
         return scores
-    attributes = pd.read_parquet(videos, columns=["video_id", column])
+    attributes = storage.read_parquet(videos, columns=["video_id", column])
     return scores.merge(attributes, on="video_id", how="left", validate="many_to_one")
 
 
@@ -124,12 +124,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocol", help="protocol name or alias (4_1, 4@1, p4.1)")
     parser.add_argument("--checkpoint", type=Path, help="the model to evaluate (default: <train.out>/checkpoint.pt; "
                         "after `train --out DIR`, give DIR/checkpoint.pt): it must have been trained on --protocol")
-    parser.add_argument("--manifests", help="manifest folder with splits.json and videos.parquet (default: "
+    parser.add_argument("--manifests", help="manifest folder or URL with splits.json and videos.parquet (default: "
                         "train.manifests; with --scores-*: where to join --group-by from)")
-    parser.add_argument("--shards", help="shard folder (default: train.shards)")
+    parser.add_argument("--shards", help="shard folder or URL (s3://bucket/prefix), streamed from (default: "
+                                         "train.shards)")
     parser.add_argument("--scores-dev", type=Path, help="per-video dev scores of any model (CSV)")
     parser.add_argument("--scores-test", type=Path, help="per-video test scores of any model (CSV)")
-    parser.add_argument("--out", type=Path, help="report folder (default: eval/ beside the checkpoint)")
+    parser.add_argument("--out", type=storage.local_folder, help="local report folder (default: eval/ beside the "
+                                                                 "checkpoint)")
     parser.add_argument("--rule", default="eer", type=_rule, metavar="{eer,bpcerN}",
                         help="threshold rule applied on dev: eer (pooled APCER = BPCER) or bpcerN, e.g. bpcer20 "
                              "(worst attack type's APCER <= 1/N) (default: eer)")
@@ -137,8 +139,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="column to report APCER/BPCER/ACER per value of, with BiasERR, where a split holds "
                              "two or more values; rows without a value count in every group (default: ethnicity; "
                              "none: off)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the train section's paths and batch size "
-                                                    "from (default: the working directory's, else the project's)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read the train section's paths and batch size, "
+                                                    "and the storage section, from (default: the working "
+                                                    "directory's, else the project's)")
     add_verbosity_arguments(parser)
     return parser
 
@@ -158,7 +161,7 @@ def _checkpoint_scores(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataF
     checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
     check_trained_on(checkpoint, config)
     dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
-    dev, test = (with_attribute(table, Path(config.manifests), args.group_by) for table in (dev, test))
+    dev, test = (with_attribute(table, config.manifests, args.group_by) for table in (dev, test))
     return dev, test, args.out or checkpoint.parent / "eval"
 
 
@@ -177,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     configure_logging(args)
+    storage.configure(load_section("storage", args.params))
     args.group_by = None if args.group_by.lower() == "none" else args.group_by
     if args.scores_dev or args.scores_test:
         if not (args.scores_dev and args.scores_test and args.out):
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.scores_dev:
             dev, test = (read_score_csv(path) for path in (args.scores_dev, args.scores_test))
             if args.manifests:
-                dev, test = (with_attribute(table, Path(args.manifests), args.group_by) for table in (dev, test))
+                dev, test = (with_attribute(table, args.manifests, args.group_by) for table in (dev, test))
             out = args.out
         else:
             dev, test, out = _checkpoint_scores(args)

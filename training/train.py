@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from pipeline import storage
 from pipeline.cli import add_verbosity_arguments, command, configure_logging, progress_enabled
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex, SplitShards
@@ -132,9 +133,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
 
 def train_splits(config: TrainConfig) -> tuple[SplitShards, SplitShards]:
     """The train and dev shards of the run's protocol; raises when splits.json or a shard is missing."""
-    index = SplitIndex.load(Path(config.manifests))
-    return (index.split(config.protocol, "train", Path(config.shards)),
-            index.split(config.protocol, "dev", Path(config.shards)))
+    index = SplitIndex.load(config.manifests)
+    return index.split(config.protocol, "train", config.shards), index.split(config.protocol, "dev", config.shards)
 
 
 def share_cpu(num_workers: int, dist: DistInfo) -> None:
@@ -157,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="the dataset of the manifests (fills {dataset} in the paths)")
     parser.add_argument("--protocol", required=True, help="protocol name or alias (4_1, 4@1, p4.1)")
-    parser.add_argument("--manifests", help="manifest folder with splits.json (default: train.manifests)")
-    parser.add_argument("--shards", help="shard folder (default: train.shards)")
-    parser.add_argument("--out", help="checkpoint and log folder (default: train.out)")
+    parser.add_argument("--manifests", help="manifest folder or URL (s3://bucket/prefix) with splits.json (default: "
+                                            "train.manifests)")
+    parser.add_argument("--shards", help="shard folder or URL, streamed from (default: train.shards)")
+    parser.add_argument("--out", help="local checkpoint and log folder (default: train.out)")
     parser.add_argument("--epochs", type=int, help="epochs to train (default: train.epochs)")
     parser.add_argument("--batch-size", type=int, dest="batch_size", help="samples a batch, per process "
                                                                          "(default: train.batch_size)")
@@ -172,12 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-weights", dest="init_weights", help="local torchvision resnet18 ImageNet state dict")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt (which must exist)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read defaults from (default: the working "
-                                                    "directory's, else the project's)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read defaults (and the storage section) from "
+                                                    "(default: the working directory's, else the project's)")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
     params = load_section("train", args.params, known=TRAIN_KEYS)
+    storage.configure(load_section("storage", args.params))
     resume, device = args.resume, args.device
     del args.resume, args.device, args.params, args.quiet, args.verbose
     config = config_from_args(args, params)  # settings, protocol and splits.json checked before any work

@@ -7,12 +7,13 @@ their checkpoint, and nothing else: no protocol definitions, no dataset code.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import storage
 from ..errors import UsageError
+from ..storage import Location
 
 SPLITS_FILE = "splits.json"
 
@@ -26,10 +27,10 @@ class SplitShards:
     modalities: tuple[str, ...] = ()
 
 
-def split_index(shards: list[dict[str, Any]], shard_dir: Path, modalities: dict[str, list[str]],
+def split_index(shards: list[dict[str, Any]], shard_dir: Location, modalities: dict[str, list[str]],
                 aliases: dict[str, list[str]]) -> dict[str, Any]:
     """The document: ``shards`` rows (shard, signature, n_samples), ``modalities`` by ``protocol/split``,
-    ``aliases`` by protocol."""
+    ``aliases`` by protocol; ``shard_dir`` is the shard folder or URL."""
     splits: dict[str, dict[str, Any]] = {}
     for row in shards:
         for split in row["signature"]:
@@ -47,16 +48,17 @@ def split_index(shards: list[dict[str, Any]], shard_dir: Path, modalities: dict[
 class SplitIndex:
     """A read ``splits.json``."""
 
-    path: Path
+    path: Location
     document: dict[str, Any]
 
     @classmethod
-    def load(cls, manifests: Path) -> SplitIndex:
-        path = Path(manifests) / SPLITS_FILE
-        if not path.is_file():
+    def load(cls, manifests: str | Path) -> SplitIndex:
+        """``splits.json`` of a manifest folder or URL."""
+        path = storage.join(manifests, SPLITS_FILE)
+        if not storage.is_file(path):
             raise UsageError(f"{path} does not exist: run python -m pipeline.shard first (it writes the shards and "
                              "their index), or pass --manifests DIR")
-        return cls(path, json.loads(path.read_text(encoding="utf-8")))
+        return cls(path, storage.read_json(path))
 
     def names(self) -> list[str]:
         """Every protocol and alias, for messages: ``4_1 (4@1, p4.1)``."""
@@ -71,23 +73,24 @@ class SplitIndex:
         raise UsageError(f"{self.path}: no shards for protocol {name!r}; protocols with shards: "
                          f"{'; '.join(self.names()) or 'none'}")
 
-    def split(self, protocol: str, split: str, shard_dir: Path | None = None) -> SplitShards:
-        """The shard files (in ``shard_dir``, default the folder the index names), sample count and modalities
-        of ``protocol/split``."""
+    def split(self, protocol: str, split: str, shard_dir: str | Path | None = None) -> SplitShards:
+        """The shard files (in ``shard_dir``, a folder or URL, default the one the index names), sample count and
+        modalities of ``protocol/split``. Every shard must be there (one listing of the folder)."""
         name = f"{self.resolve(protocol)}/{split}"
         if name not in self.document["splits"]:
             raise UsageError(f"{self.path}: no shards for {name} (every recording of it was rejected: see "
                              "rejects.parquet)")
         entry = self.document["splits"][name]
-        folder = shard_dir or Path(self.document["shard_dir"])
+        folder = storage.as_location(shard_dir or self.document["shard_dir"])
         for shard in entry["shards"]:
             if Path(shard).name != shard or not shard.endswith(".tar"):  # a shard list names files of one folder
                 raise ValueError(f"{self.path}: {name} lists {shard!r}, not a .tar file name")
-        missing = [shard for shard in entry["shards"] if not (folder / shard).is_file()]
+        present = storage.files(folder, ".tar")
+        missing = [shard for shard in entry["shards"] if shard not in present]
         if missing:  # a loader would skip them one by one, forever: stop here, and say where they were sought
-            raise UsageError(f"{folder / missing[0]} does not exist ({len(missing)} of the "
-                             f"{len(entry['shards'])} shards of {name} missing): {self.path.name} expects "
-                             f"the shards in {folder}; pass --shards DIR where they are, or run "
+            raise UsageError(f"{storage.join(folder, missing[0])} does not exist ({len(missing)} of the "
+                             f"{len(entry['shards'])} shards of {name} missing): {storage.name_of(self.path)} "
+                             f"expects the shards in {folder}; pass --shards DIR where they are, or run "
                              "python -m pipeline.shard")
-        return SplitShards(name.split("/")[0], split, [str(folder / shard) for shard in entry["shards"]],
+        return SplitShards(name.split("/")[0], split, [str(storage.join(folder, shard)) for shard in entry["shards"]],
                            int(entry["n_samples"]), tuple(entry["modalities"]))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .members import split_member_name
+from .. import storage
 
 TAR_BLOCK = 512
 #: A sample member is a crop or a small JSON: anything near this size is a corrupt or hostile header.
@@ -128,10 +129,11 @@ def _check_member(url: str, name: str, kind: bytes) -> None:
         raise ValueError(f"{url}: member {name!r} is not a flat KEY.EXTENSION name")
 
 
-def read_tar_samples(path: Path, strict: bool = True) -> dict[str, dict[str, bytes]]:
-    """key → {extension: bytes} of a shard on disk (WebDataset's grouping: the key ends at the first dot)."""
+def read_tar_samples(path: str | Path, strict: bool = True) -> dict[str, dict[str, bytes]]:
+    """key → {extension: bytes} of a shard in a folder or a store (WebDataset's grouping: the key ends at the
+    first dot)."""
     samples: dict[str, dict[str, bytes]] = defaultdict(dict)
-    with open(path, "rb") as handle:
+    with storage.open_read(path) as handle:
         for name, data in tar_members(handle, str(path), strict=strict):
             key, extension = split_member_name(name)
             samples[key][extension] = data

@@ -16,6 +16,7 @@ from ..datasets.records import MODALITIES
 from ..format.images import decode_image
 from ..format.members import image_member
 from ..io import write_bytes_atomic
+from ..storage import Location
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ DEFAULT_SIDE = 128  # tile side when no shard says otherwise
 class ReportConfig:
     dataset: str
     root: Path
-    manifests: Path
-    shards: Path
+    manifests: Location  # a folder or a URL
+    shards: Location
     out: Path
     per_type: int = 8  # recordings per attack-type sheet
     max_rejects: int = 48  # recordings on the rejects sheet

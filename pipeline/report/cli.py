@@ -6,23 +6,26 @@ import logging
 from pathlib import Path
 
 from .build import ReportConfig, build_report
+from .. import storage
 from ..cli import add_verbosity_arguments, command, configure_logging
 from ..datasets import DATASETS
 from ..errors import UsageError
-from ..params import dataset_path, load_section, raw_root
+from ..params import load_section, raw_root
+from ..storage import Location
 
 log = logging.getLogger("pipeline.report")
 
 
 def config_from_args(args: argparse.Namespace, params: dict, root: Path | None) -> ReportConfig:
-    """Paths from the command line, else the ``shard`` section's; ``root``: the raw root from ``raw``."""
-    def pick(name: str, template: str | None) -> Path:
+    """Paths from the command line, else the ``shard`` section's; ``root``: the raw root from ``raw``. The
+    manifests and shards may be URLs; the report itself is written to a local folder."""
+    def pick(name: str, template: str | None) -> Location:
         value = getattr(args, name)
         if value:
-            return Path(value)
+            return storage.as_location(value)
         if template is None:
             raise UsageError(f"no --{name} given and no params.yaml with the shard section's path: pass --{name} DIR")
-        return dataset_path(template, args.dataset)
+        return storage.as_location(template.format(dataset=args.dataset))
 
     if args.per_type < 1:
         raise UsageError(f"--per-type {args.per_type}: at least one recording per sheet")
@@ -32,7 +35,7 @@ def config_from_args(args: argparse.Namespace, params: dict, root: Path | None) 
     return ReportConfig(
         dataset=args.dataset, root=root,
         manifests=pick("manifests", params.get("manifests")), shards=pick("shards", params.get("out")),
-        out=pick("out", "reports/{dataset}"), per_type=args.per_type,
+        out=storage.local_folder(args.out or f"reports/{args.dataset}"), per_type=args.per_type,
     )
 
 
@@ -43,17 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="the dataset the manifests describe")
     parser.add_argument("--root", help="raw dataset root, for rejected recordings' frames (default: the dataset's "
                                        "line in params.yaml raw)")
-    parser.add_argument("--manifests", help="manifest folder (default: shard.manifests)")
-    parser.add_argument("--shards", help="folder of the .tar shards (default: shard.out)")
-    parser.add_argument("--out", help="report folder (default: reports/<dataset>)")
+    parser.add_argument("--manifests", help="manifest folder or URL (default: shard.manifests)")
+    parser.add_argument("--shards", help="folder or URL (s3://bucket/prefix) of the .tar shards (default: shard.out)")
+    parser.add_argument("--out", help="local report folder (default: reports/<dataset>)")
     parser.add_argument("--per-type", type=int, default=8, dest="per_type", help="recordings per attack-type sheet")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths from")
+    parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths and the storage "
+                                                    "section from")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
     root = Path(args.root) if args.root else raw_root(args.dataset, args.params)
+    storage.configure(load_section("storage", args.params))
     config = config_from_args(args, load_section("shard", args.params), root)
-    if not config.shards.is_dir():
+    if not storage.is_dir(config.shards):
         raise UsageError(f"shard folder {config.shards} does not exist: run python -m pipeline.shard first (or pass "
                          "--shards DIR)")
     result = build_report(config)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import storage
 from ..cli import progress_enabled
 from ..datasets.records import MODALITIES, manifest_frame_numbers
 from ..format.members import split_member_name
@@ -24,6 +25,7 @@ from ..format.tars import tar_members
 from ..frames import DecodeError, open_source
 from ..paths import escapes_root
 from ..protocols import SPLITS
+from ..storage import Location
 from ..windows import frame_step
 
 log = logging.getLogger(__name__)
@@ -46,15 +48,15 @@ class Manifests:
     shards: pd.DataFrame
 
 
-def load_manifests(folder: Path) -> Manifests:
-    """The five manifests of one dataset; a missing one names the stage that writes it."""
+def load_manifests(folder: Location) -> Manifests:
+    """The five manifests of one dataset (a folder or a URL); a missing one names the stage that writes it."""
     tables = {}
     for name in MANIFESTS:
-        path = folder / f"{name}.parquet"
-        if not path.is_file():
+        path = storage.join(folder, f"{name}.parquet")
+        if not storage.is_file(path):
             stage = "index" if name in ("videos", "protocols") else "shard"
             raise FileNotFoundError(f"{path} does not exist: run `python -m pipeline.{stage}` first")
-        tables[name] = pd.read_parquet(path)
+        tables[name] = storage.read_parquet(path)
     return Manifests(**tables)
 
 
@@ -205,7 +207,7 @@ class ShardScan:
     unreadable: dict[str, str]  # shard → what is wrong with it (some or all of its samples are missing)
 
 
-def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> ShardScan:
+def scan_shards(shard_dir: Location, shards: pd.DataFrame, wanted: set[str]) -> ShardScan:
     """One pass over each tar of ``shards`` (shards.parquet rows): every sample's JSON, and all members
     of the ``wanted`` keys. A tar that fails to read, or holds other than the manifest's bytes or
     sample count (a cut at a member boundary reads without error), is listed as unreadable."""
@@ -216,14 +218,14 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
     expected = list(shards[["shard", "n_samples", "n_bytes"]].itertuples(index=False))
     for name, n_samples, n_bytes in tqdm(expected, unit="shard", desc="read shards", disable=not progress_enabled(),
                                          file=sys.stderr):
-        path, found = shard_dir / f"{name}.tar", 0
+        path, found = storage.join(shard_dir, f"{name}.tar"), 0
 
         def needed(member: str) -> bool:  # image payloads of other samples are skipped, not read
             key, extension = split_member_name(member)
             return extension == "json" or key in wanted
 
         try:
-            with open(path, "rb") as handle:
+            with storage.open_read(path) as handle:
                 for member, data in tar_members(handle, str(path), wanted=needed):
                     key, extension = split_member_name(member)
                     if key in wanted:
@@ -233,7 +235,7 @@ def scan_shards(shard_dir: Path, shards: pd.DataFrame, wanted: set[str]) -> Shar
                         rows += _crop_rows(key, meta)
                         sizes += _size_rows(key, meta)
                         found += 1
-            size = path.stat().st_size
+            size = storage.size(path)
             if size != n_bytes or found != n_samples:
                 raise ValueError(f"{found} of {n_samples} samples and {size} of {n_bytes} bytes: cut or changed")
         except (OSError, ValueError, KeyError) as error:  # the report shows what it can
