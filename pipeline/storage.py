@@ -23,9 +23,9 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -33,6 +33,8 @@ import pandas as pd
 
 from .errors import UsageError
 from .io import TEMPORARY_GLOB, json_text, write_bytes_atomic, write_parquet_atomic
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -240,29 +242,26 @@ def _short(error: BaseException) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------------------
-def is_file(location: str | Path) -> bool:
+def _ask(location: str | Path, local: Callable[[Path], T], remote: Callable[[Any, str], T]) -> T:
+    """Answer a question about ``location`` with pathlib for a local path, with fsspec for a URL."""
     base = as_location(location)
     if isinstance(base, Path):
-        return base.is_file()
+        return local(base)
     fs, path = filesystem(base)
-    return bool(fs.isfile(path))
+    return remote(fs, path)
+
+
+def is_file(location: str | Path) -> bool:
+    return bool(_ask(location, Path.is_file, lambda fs, path: fs.isfile(path)))
 
 
 def is_dir(location: str | Path) -> bool:
     """A local folder, or a URL prefix that holds objects (object stores have no empty folders)."""
-    base = as_location(location)
-    if isinstance(base, Path):
-        return base.is_dir()
-    fs, path = filesystem(base)
-    return bool(fs.isdir(path))
+    return bool(_ask(location, Path.is_dir, lambda fs, path: fs.isdir(path)))
 
 
 def size(location: str | Path) -> int:
-    base = as_location(location)
-    if isinstance(base, Path):
-        return base.stat().st_size
-    fs, path = filesystem(base)
-    return int(fs.size(path))
+    return int(_ask(location, lambda local: local.stat().st_size, lambda fs, path: fs.size(path)))
 
 
 def files(folder: str | Path, suffix: str = "") -> dict[str, int]:

@@ -8,6 +8,7 @@ every size holds bona fide and attack recordings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .render import RenderSpec, rng_for
 
@@ -34,31 +35,35 @@ SIW_IDS = {"Train": [3, 7, 11], "Test": [18, 22, 26]}
 
 # What each size holds. tiny: a few seconds, every protocol split still has bona fide and attacks.
 # px of CeFA / CASIA-SURF is the side of the rendered RGB view the release crops are cut from (the
-# face is 0.8 of it); depth and IR are about half that (pipeline.demo_crops).
-SIZES = {
-    "tiny": {
-        "cefa": {"subjects": {"train": 1, "dev": 1, "test": 1}, "masks": {1: (1, 1), 2: (1, 1)},
-                 "frames": 10, "px": 72},
-        "surf": {"subjects": {"Training": 1, "Val": 1, "Testing": 1}, "frames": 10, "px": 72},
-        "oulu": {"users": 1, "frames": 8, "px": (160, 120)},
-        "siw": {"subjects": 1, "live": 2, "frames": 10, "px": (160, 120)},
-    },
-    "small": {
-        "cefa": {"subjects": {"train": 5, "dev": 3, "test": 4}, "masks": {1: (3, 2), 2: (2, 1)},
-                 "frames": 24, "px": 128},
-        "surf": {"subjects": {"Training": 4, "Val": 2, "Testing": 3}, "frames": 16, "px": 128},
-        "oulu": {"users": 2, "frames": 20, "px": (320, 240)},
-        "siw": {"subjects": 3, "live": 3, "frames": 72, "px": (320, 240)},
-    },
-    # Real resolutions and lengths, to measure what decoding real data costs: tiny's recordings (every
-    # protocol split covered), CeFA 100 frames a recording, OULU-NPU and SiW Full-HD long-GOP H.264.
-    "full": {
-        "cefa": {"subjects": {"train": 1, "dev": 1, "test": 1}, "masks": {1: (1, 1), 2: (1, 1)},
-                 "frames": 100, "px": 320},
-        "surf": {"subjects": {"Training": 1, "Val": 1, "Testing": 1}, "frames": 30, "px": 320},
-        "oulu": {"users": 1, "frames": 150, "px": (1920, 1080), "codec": "h264"},
-        "siw": {"subjects": 1, "live": 2, "frames": 300, "px": (1920, 1080), "codec": "h264"},
-    },
+# face is 0.8 of it); depth and IR are about half that (pipeline.demo.crops).
+#: dataset → what to write; the keys each dataset's planner reads.
+SizeTable = dict[str, dict[str, Any]]
+TINY: SizeTable = {
+    "cefa": {"subjects": {"train": 1, "dev": 1, "test": 1}, "masks": {1: (1, 1), 2: (1, 1)},
+             "frames": 10, "px": 72},
+    "surf": {"subjects": {"Training": 1, "Val": 1, "Testing": 1}, "frames": 10, "px": 72},
+    "oulu": {"users": 1, "frames": 8, "px": (160, 120)},
+    "siw": {"subjects": 1, "live": 2, "frames": 10, "px": (160, 120)},
+}
+SMALL: SizeTable = {
+    "cefa": {"subjects": {"train": 5, "dev": 3, "test": 4}, "masks": {1: (3, 2), 2: (2, 1)},
+             "frames": 24, "px": 128},
+    "surf": {"subjects": {"Training": 4, "Val": 2, "Testing": 3}, "frames": 16, "px": 128},
+    "oulu": {"users": 2, "frames": 20, "px": (320, 240)},
+    "siw": {"subjects": 3, "live": 3, "frames": 72, "px": (320, 240)},
+}
+# Real resolutions and lengths, to measure what decoding real data costs: tiny's recordings (every
+# protocol split covered), CeFA 100 frames a recording, OULU-NPU and SiW Full-HD long-GOP H.264.
+FULL_SCALE: SizeTable = {
+    "cefa": {"frames": 100, "px": 320},
+    "surf": {"frames": 30, "px": 320},
+    "oulu": {"frames": 150, "px": (1920, 1080), "codec": "h264"},
+    "siw": {"frames": 300, "px": (1920, 1080), "codec": "h264"},
+}
+SIZES: dict[str, SizeTable] = {
+    "tiny": TINY,
+    "small": SMALL,
+    "full": {dataset: {**TINY[dataset], **scale} for dataset, scale in FULL_SCALE.items()},
 }
 CEFA_FOLDERS = {"rgb": "color", "depth": "depth", "ir": "ir"}
 CHALLENGE_FOLDERS = {"rgb": "profile", "depth": "depth", "ir": "ir"}
