@@ -1,0 +1,1 @@
+"""Raw PAD datasets to protocol-aligned WebDataset shards: index, shard, verify, report, demo (README: The stages)."""

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Protocol
 
-from .errors import UsageError
+from .errors import BrokenShards, UsageError
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 #: Libraries that log at INFO on their own (Dask's scheduler and workers: thirty-odd lines a shard run; the S3
@@ -85,8 +85,9 @@ class Main(Protocol):
 
 def command(prog: str) -> Callable[[Main], Main]:
     """Decorator for a command's ``main(argv) -> exit status``: a :class:`UsageError` or a missing file ends it
-    with one line, ``<prog>: error: <what is wrong and what to do>``, and status 2; the traceback only with
-    ``--verbose``. Any other exception is a bug and keeps its traceback."""
+    with one line, ``<prog>: error: <what is wrong and what to do>``, and status 2; :class:`BrokenShards` with
+    its line and status 1; the traceback only with ``--verbose``. Any other exception is a bug and keeps its
+    traceback."""
     def decorate(body: Main) -> Main:
         @functools.wraps(body)
         def main(argv: list[str] | None = None) -> int:
@@ -96,6 +97,10 @@ def command(prog: str) -> Callable[[Main], Main]:
                 log.debug("%s failed", prog, exc_info=True)
                 print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
                 return 2
+            except BrokenShards as error:
+                log.debug("%s stopped", prog, exc_info=True)
+                print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
+                return 1
         return main
     return decorate
 

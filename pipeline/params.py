@@ -8,6 +8,8 @@ section does not know is refused, naming the closest known one: a typo must not 
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,45 @@ def check_keys(section: str, values: dict[str, Any], known: set[str], source: Pa
         close = difflib.get_close_matches(key, sorted(known), n=1)
         hint = f"did you mean {section}.{close[0]}?" if close else f"known: {', '.join(sorted(known))}"
         raise UsageError(f"{source}: {section}.{key} is not a setting of {section}; {hint}")
+
+
+def check_types(section: str, settings: Any) -> None:
+    """Refuse a setting of the wrong type in the dataclass ``settings`` (``epochs: two``, ``crop_size: 64.5``,
+    ``fail_on_corrupt: maybe``) before any work starts: further on it would be a TypeError, or look like bad data."""
+    for name, hint in typing.get_type_hints(type(settings)).items():
+        value = getattr(settings, name)
+        if not _matches(value, hint):
+            raise UsageError(f"{section}.{name} = {value!r}: expected {_describe(hint)}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    if hint is Any:
+        return True
+    if _is_union(hint):
+        return any(_matches(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if typing.get_origin(hint) is tuple:  # tuple[int, ...]: YAML gives a list
+        item = typing.get_args(hint)[0]
+        return isinstance(value, (list, tuple)) and all(_matches(v, item) for v in value)
+    if hint is float:  # YAML writes 1 for 1.0
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:  # bool is an int to Python, not to a user
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _describe(hint: Any) -> str:
+    if _is_union(hint):
+        return " or ".join(_describe(option) for option in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return f"a list ({_describe(typing.get_args(hint)[0])} each)"
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "text", type(None): "null"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def raw_root(dataset: str, path: Path | None = None) -> Path:

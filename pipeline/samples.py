@@ -24,6 +24,7 @@ from .faces import NoGeometry
 from .format.images import IMAGE_FORMATS, encode_image
 from .format.members import image_names, payload_digest, sample_key
 from .frames import DecodeError, open_source
+from .params import check_types
 from .plan import RecordingTask, WindowTask, reject_row
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class SampleConfig:
         """Refuse a bad setting before any task runs: inside a task it would look like bad data."""
         from .detectors import BACKENDS
         from .dynamic import QUANTISATIONS
+
+        check_types("shard", self)
 
         checks = {
             "quantisation": (self.quantisation in QUANTISATIONS, f"one of {QUANTISATIONS}"),

@@ -28,7 +28,7 @@ from .datasets import DATASETS
 from .errors import UsageError
 from .format.splits import SPLITS_FILE, split_index
 from .io import remove_temporaries
-from .params import load_section, raw_root
+from .params import check_types, load_section, raw_root
 from .plan import SHARD_NAME, ShardPlan, plan_shards, reject_row
 from .protocols import load_spec
 from .samples import SampleConfig
@@ -62,13 +62,13 @@ class StageConfig:
         """Refuse a bad setting before anything is read (inside a Dask task it would look like bad data)."""
         for name in ("manifests", "out"):  # a local path given as text becomes a Path, a URL stays text
             object.__setattr__(self, name, storage.as_location(getattr(self, name)))
-        checks = {"window_length": self.window_length >= 1, "windows_per_recording": self.windows_per_recording >= 1,
-                  "samples_per_shard": self.samples_per_shard >= 1, "workers": self.workers >= 0,
-                  "retries": self.retries >= 0}
-        for name, ok in checks.items():
-            if not ok:
-                raise UsageError(f"shard.{name} = {getattr(self, name)!r}: expected a positive number"
-                                 + (" (0 runs in this process)" if name == "workers" else ""))
+        check_types("shard", self)
+        at_least = {"window_length": 1, "windows_per_recording": 1, "samples_per_shard": 1, "workers": 0, "retries": 0}
+        for name, least in at_least.items():
+            if getattr(self, name) < least:
+                setting = "shard.workers (--workers)" if name == "workers" else f"shard.{name}"
+                what = "0 (run in this process) or more" if name == "workers" else f"{least} or more"
+                raise UsageError(f"{setting} = {getattr(self, name)!r}: expected {what}")
 
 
 #: The keys of params.yaml's shard section: the stage's settings and the two path templates.
@@ -258,7 +258,8 @@ def _write_manifests(config, videos, protocols, results, plan_rejects, failed) -
         storage.remove(splits)
     else:
         modalities, aliases = split_settings(protocols, videos)
-        storage.write_json(splits, split_index(shards.to_dict("records"), config.out, modalities, aliases))
+        document = split_index(shards.to_dict("records"), config.out, modalities, aliases, config.sample.crop_size)
+        storage.write_json(splits, document)
     rejected = set(rejects["video_id"]) - set(samples["video_id"])
     return StageSummary(
         shards=len(shards), reused=0, samples=len(samples), recordings=len(videos),

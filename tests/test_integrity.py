@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.errors import BrokenShards
 from pipeline.format.splits import SplitShards
 from pipeline.format.tars import read_tar_samples
 from pipeline.verify import main as verify_main, verify
@@ -110,7 +111,7 @@ def test_loader_fails_fast_when_asked(shard_copy):
     shards, victim = shard_copy
     split = split_of(shards)
     bad_key = corrupt_one_image(victim)
-    with pytest.raises(ValueError, match=f"{re.escape(victim.name)}: sample {bad_key}"):
+    with pytest.raises(BrokenShards, match=f"{re.escape(victim.name)}: sample {bad_key}"):
         list(iterate_eval(split, ["rgb"], 3, 0, fail_fast=True))
 
 
@@ -123,8 +124,22 @@ def test_a_split_whose_samples_all_fail_stops_training_instead_of_spinning(shard
     for tar in shards.glob("*.tar"):
         write_tar(tar, [(n, b"not an image" if ".rgb." in n else d) for n, d in tar_members(tar)])
     pipeline = train_pipeline(split_of(shards), ["rgb"], batch_size=4, epoch_samples=40, seed=3)
-    with pytest.raises(RuntimeError, match=rf"{MAX_CONSECUTIVE_CORRUPT + 1} corrupt samples in a row.*pipeline.verify"):
+    with pytest.raises(BrokenShards, match=rf"{MAX_CONSECUTIVE_CORRUPT + 1} corrupt samples in a row.*pipeline.verify"):
         list(loader(pipeline, 0))
+
+
+def test_broken_shards_stop_a_training_run_with_one_line_from_a_worker(cefa_shards, shard_copy, tmp_path):
+    """As a user meets it: the stop raised in a DataLoader worker reaches the shell as its one line, exit 1."""
+    from .test_mistakes import assert_refused, run
+
+    shards, _ = shard_copy
+    for tar in shards.glob("*.tar"):
+        write_tar(tar, [(n, b"not an image" if ".rgb." in n else d) for n, d in tar_members(tar)])
+    done = run(["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests", str(cefa_shards.manifests),
+                "--shards", str(shards), "--out", str(tmp_path / "model"), "--epochs", "1", "--num-workers", "1",
+                "--width", "4", "--batch-size", "4"])
+    assert done.returncode == 1
+    assert_refused(done, "corrupt samples in a row", "check them with python -m pipeline.verify")
 
 
 def test_a_missing_shard_or_a_bug_is_raised_at_once_not_skipped(shard_copy, monkeypatch):

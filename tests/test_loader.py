@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.errors import UsageError
+from pipeline.errors import BrokenShards, UsageError
 from pipeline.format.images import decode_image
 from pipeline.format.splits import SplitShards
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, colour_jitter, geometric_matrix
@@ -138,7 +138,7 @@ def test_tar_reader_reads_what_tarfile_wrote_and_counts_a_truncated_shard(tmp_pa
     samples = list(tar_samples(handler)([{"url": str(whole)}, {"url": str(cut)}]))
     assert [s["__key__"] for s in samples] == ["a", long_key, "a"] and handler.skipped == 1
     assert samples[1]["x"] == f"{long_key}-x".encode() * 700 and samples[0]["__url__"] == str(whole)
-    with pytest.raises(ValueError, match="truncated tar member"):
+    with pytest.raises(BrokenShards, match="truncated tar member"):
         list(tar_samples(CorruptSamples(fail_fast=True))([{"url": str(cut)}]))
 
 
@@ -168,13 +168,13 @@ def test_tar_reader_keeps_shards_apart_after_an_error_and_refuses_hostile_header
         (str(cut), ["a"]), (str(second), ["a", "b"])]
     at_boundary = tmp_path / "boundary.tar"
     at_boundary.write_bytes(first.read_bytes()[:1024 + 512])  # whole members, but no end-of-archive block
-    with pytest.raises(ValueError, match="no end-of-archive block"):
+    with pytest.raises(BrokenShards, match="no end-of-archive block"):
         list(tar_samples(CorruptSamples(fail_fast=True))([{"url": str(at_boundary)}]))
     huge = bytearray(first.read_bytes())
     huge[124:136] = b"%011o\0" % (2**33 - 1)  # an 8 GiB member
     huge[148:156] = b"%06o\0 " % (256 + sum(huge[:148]) + sum(huge[156:512]))
     (tmp_path / "huge.tar").write_bytes(bytes(huge))
-    with pytest.raises(ValueError, match="more than the"):
+    with pytest.raises(BrokenShards, match="more than the"):
         list(tar_samples(CorruptSamples(fail_fast=True))([{"url": str(tmp_path / "huge.tar")}]))
 
 

@@ -67,6 +67,55 @@ def test_training_mistakes(cefa_shards, tmp_path, trained_elsewhere):
     assert_refused(run([*evaluate, "--protocol", "4@1", "--rule", "eer20"]), "expected eer or bpcerN")
 
 
+@pytest.mark.parametrize(("section", "setting", "expected"), [
+    ("train", {"epochs": "two"}, "train.epochs = 'two': expected an integer"),
+    ("train", {"epochs": 2.5}, "train.epochs = 2.5: expected an integer"),
+    ("train", {"lr_milestones": 6}, "train.lr_milestones = 6: expected a list (an integer each)"),
+    ("train", {"fail_on_corrupt": "maybe"}, "train.fail_on_corrupt = 'maybe': expected true or false"),
+    ("train", {"max_rotation": -30}, "train.max_rotation = -30: expected 0 or more"),
+    ("train", {"input_size": 200}, "train.input_size = 200 is larger than the shards' 128-pixel crops"),
+    ("shard", {"crop_size": 64.5}, "shard.crop_size = 64.5: expected an integer"),
+    ("shard", {"window_length": "seven"}, "shard.window_length = 'seven': expected an integer"),
+], ids=lambda value: "-".join(map(str, value.items())) if isinstance(value, dict) else None)
+def test_a_setting_of_the_wrong_type_or_range_is_refused_before_any_work(cefa_shards, demo_manifests, tmp_path,
+                                                                           section, setting, expected):
+    """Checked where it is read: further on it would be a TypeError, every shard task failing, or a run
+    that calls good shards broken."""
+    params = str(params_with(tmp_path, section, **setting))
+    if section == "train":
+        command = ["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests",
+                   str(cefa_shards.manifests), "--shards", str(cefa_shards.out), "--out", str(tmp_path / "model")]
+    else:
+        root, manifests = demo_manifests("cefa")
+        command = ["pipeline.shard", "--dataset", "cefa", "--root", str(root), "--manifests", str(manifests),
+                   "--out", str(tmp_path / "s"), "--workers", "0"]
+    assert_refused(run([*command, "--params", params]), expected)
+    assert not (tmp_path / "model").exists() and not (tmp_path / "s").exists()
+
+
+def test_model_and_device_mistakes(cefa_shards, tmp_path):
+    train = ["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests", str(cefa_shards.manifests),
+             "--shards", str(cefa_shards.out), "--out", str(tmp_path / "model"), "--epochs", "1"]
+    weights = tmp_path / "resnet18.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, weights)
+    assert_refused(run([*train, "--init-weights", str(weights), "--width", "16"]),
+                   "ImageNet ResNet-18 weights need width 64, this run has train.width = 16: pass --width 64")
+    assert_refused(run([*train, "--init-weights", str(weights), "--width", "64"]),
+                   f"--init-weights {weights}: cannot load ResNet-18 weights: key 'bn1.weight' is missing")
+    if not torch.cuda.is_available():
+        assert_refused(run([*train, "--device", "cuda"]), "--device cuda: torch sees no CUDA device here")
+
+
+def test_a_group_by_column_that_does_not_exist_is_refused_before_scoring(cefa_shards, tmp_path):
+    checkpoint = tmp_path / "model" / "checkpoint.pt"
+    checkpoint.parent.mkdir()
+    torch.save({"config": {"dataset": "cefa", "protocol": "4_1"}, "model": {}}, checkpoint)  # all read before
+    assert_refused(run(["training.evaluate", "--dataset", "cefa", "--protocol", "4@1", "--manifests",
+                        str(cefa_shards.manifests), "--shards", str(cefa_shards.out), "--checkpoint", str(checkpoint),
+                        "--group-by", "ethnicty"]),
+                   "--group-by ethnicty: no such column", "did you mean --group-by ethnicity?")
+
+
 def test_pipeline_mistakes(demo_manifests, cefa_shards, tmp_path):
     root, manifests = demo_manifests("cefa")
     index = ["pipeline.index", "--dataset", "cefa", "--root", str(tmp_path / "CeFA"), "--out", str(tmp_path)]
@@ -75,7 +124,8 @@ def test_pipeline_mistakes(demo_manifests, cefa_shards, tmp_path):
     shard = ["pipeline.shard", "--root", str(root), "--manifests", str(manifests), "--out", str(tmp_path / "s")]
     assert_refused(run([*shard, "--dataset", "casia"]), "invalid choice: 'casia'", "'cefa', 'surf', 'oulu', 'siw'")
     assert_refused(run([*shard, "--dataset", "surf"]), "holds cefa recordings, not surf")
-    assert_refused(run([*shard, "--dataset", "cefa", "--workers", "-1"]), "shard.workers = -1")
+    assert_refused(run([*shard, "--dataset", "cefa", "--workers", "-1"]),
+                   "shard.workers (--workers) = -1: expected 0 (run in this process) or more")
     typo = params_with(tmp_path, "shard", worker=2)
     assert_refused(run([*shard, "--dataset", "cefa", "--params", str(typo)]),
                    "shard.worker is not a setting of shard; did you mean shard.workers?")

@@ -1,0 +1,1 @@
+"""SD-Net training and evaluation, streamed from the shards (README: train, evaluate)."""

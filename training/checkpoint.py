@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from pipeline.datasets.records import MODALITIES
+from pipeline.errors import UsageError
 from pipeline.io import replace_atomically
 
 from .config import TrainConfig
@@ -26,7 +27,10 @@ def build_model(config: TrainConfig, modalities: list[str]) -> SDNet:
                   shared=config.shared, forward_feeding=config.forward_feeding,
                   backward_feeding=config.backward_feeding, final_head=config.final_head)
     if config.init_weights:
-        model.load_imagenet(config.init_weights)
+        try:
+            model.load_imagenet(config.init_weights)
+        except ValueError as error:  # load_imagenet's errors: the file is not torchvision's resnet18 weights
+            raise UsageError(f"--init-weights {error}") from error
     return model
 
 

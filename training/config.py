@@ -8,10 +8,12 @@ from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex
+from pipeline.params import check_types
 from pipeline.storage import is_url
 
 from .augment import AugmentConfig
 from .model import FINAL_HEADS
+from .resnet import IMAGENET_WIDTH
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -49,6 +51,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # a mistyped choice or an impossible number in params.yaml fails here, before any shard is read
+        check_types("train", self)
         if self.final_head not in FINAL_HEADS:
             raise UsageError(f"train.final_head: {self.final_head!r} is not one of {', '.join(FINAL_HEADS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -58,6 +61,11 @@ class TrainConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise UsageError(f"train.{name} = {value!r}: expected a positive number")
+        not_negative = {"momentum": self.momentum, "weight_decay": self.weight_decay, "max_rotation": self.max_rotation,
+                        "colour": self.colour}
+        for name, value in not_negative.items():
+            if value < 0:
+                raise UsageError(f"train.{name} = {value!r}: expected 0 or more")
         if self.num_workers < 0:
             raise UsageError(f"train.num_workers = {self.num_workers}: expected 0 (decode in this process) or more")
         if self.epoch_samples is not None and self.epoch_samples < 1:
@@ -67,6 +75,9 @@ class TrainConfig:
                              "shards and manifests are read from a store)")
         if self.init_weights is not None and not Path(self.init_weights).is_file():
             raise UsageError(f"--init-weights {self.init_weights}: no such file (a torchvision resnet18 state dict)")
+        if self.init_weights is not None and self.width != IMAGENET_WIDTH:
+            raise UsageError(f"--init-weights: ImageNet ResNet-18 weights need width {IMAGENET_WIDTH}, this run has "
+                             f"train.width = {self.width}: pass --width {IMAGENET_WIDTH}")
 
     @property
     def augment(self) -> AugmentConfig:
@@ -81,14 +92,20 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainC
     """The command line over ``params`` (the ``train`` section); the protocol is resolved through the
     manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``), and the path templates filled in."""
     values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
-    values["lr_milestones"] = tuple(values.get("lr_milestones", ()))
+    if isinstance(values.get("lr_milestones"), list):  # YAML's list; anything else is refused by TrainConfig
+        values["lr_milestones"] = tuple(values["lr_milestones"])
     for name in ("manifests", "shards", "out"):
         if values.get(name) is None:
             raise UsageError(f"no --{name} given and no params.yaml with a train.{name} setting: pass --{name} DIR")
     # the settings are checked (TrainConfig's own checks) before any file is read
     config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
     manifests = config.manifests.format(dataset=args.dataset)
-    protocol = SplitIndex.load(manifests).resolve(args.protocol)
+    index = SplitIndex.load(manifests)
+    protocol = index.resolve(args.protocol)
+    if index.crop_size is not None and config.input_size > index.crop_size:
+        raise UsageError(f"train.input_size = {config.input_size} is larger than the shards' {index.crop_size}-pixel "
+                         f"crops ({index.path}): set input_size {index.crop_size} or less, or shard again with a "
+                         "larger shard.crop_size")
     return replace(config, protocol=protocol, manifests=manifests,
                    shards=config.shards.format(dataset=args.dataset, protocol=protocol),
                    out=config.out.format(dataset=args.dataset, protocol=protocol))

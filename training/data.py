@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from pipeline.errors import BrokenShards
 from pipeline.format.images import decode_image
 from pipeline.format.members import image_member, image_names
 from pipeline.format.splits import SplitIndex, SplitShards
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: The batch field that carries a packed batch's images between processes (see ``collate``).
 PACKED = "__packed__"
+#: The field of the last batch of a worker whose shards broke: the message, raised again where batches arrive.
+STOPPED = "__stopped__"
 
 
 def split_shards(manifests: str | Path, protocol: str, split: str, shard_dir: str | Path | None = None) -> SplitShards:
@@ -80,12 +83,15 @@ class CorruptSamples:
         self.skipped = self.consecutive = 0
 
     def __call__(self, error: Exception) -> bool:
-        if self.fail_fast or not isinstance(error, DATA_ERRORS):
+        if isinstance(error, BrokenShards) or not isinstance(error, DATA_ERRORS):
             raise error
+        if self.fail_fast:
+            raise BrokenShards(f"corrupt data: {error} (this run stops at the first corrupt sample; check the shards "
+                               "with python -m pipeline.verify)") from error
         self.skipped += 1
         self.consecutive += 1
         if self.consecutive > self.max_consecutive:
-            raise RuntimeError(f"{self.consecutive} corrupt samples in a row, the last: {error}; the shards look "
+            raise BrokenShards(f"{self.consecutive} corrupt samples in a row, the last: {error}; the shards look "
                                "broken: check them with python -m pipeline.verify") from error
         if self.skipped <= LOGGED_SKIPS or self.skipped % 100 == 0:
             log.warning("skipping corrupt data (%d so far in this worker): %s", self.skipped, error)
@@ -98,11 +104,16 @@ class CorruptSamples:
             yield sample
 
     def count_in_batches(self, batches: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Pipeline stage: each batch carries the skips since the previous one."""
+        """Pipeline stage: each batch carries the skips since the previous one. Broken shards end the stream
+        with a batch that says so (:data:`STOPPED`): raised in a DataLoader worker, the error would reach the
+        main process buried in the worker's traceback, not as the one line it is."""
         reported = 0
-        for batch in batches:
-            batch["skipped"], reported = self.skipped - reported, self.skipped
-            yield batch
+        try:
+            for batch in batches:
+                batch["skipped"], reported = self.skipped - reported, self.skipped
+                yield batch
+        except BrokenShards as error:
+            yield {STOPPED: str(error)}
 
 
 class SampleDecoder:
@@ -172,7 +183,10 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def unpack(batch: dict[str, Any]) -> dict[str, Any]:
     """A packed batch (see :func:`collate`) → uint8 NxCxHxW tensors by name (views of the one flat
-    tensor), float32 tensors for lists of numbers, lists for the rest."""
+    tensor), float32 tensors for lists of numbers, lists for the rest. The batch that ends a broken stream
+    raises :class:`BrokenShards` here."""
+    if STOPPED in batch:
+        raise BrokenShards(batch[STOPPED])
     flat, shapes = batch.pop(PACKED)
     offset = 0
     for name, shape in shapes.items():

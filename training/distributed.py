@@ -9,6 +9,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from pipeline.errors import UsageError
+
 from .model import SDNet
 
 #: The model training holds: the SD-Net, or under torchrun its DistributedDataParallel wrapper.
@@ -28,9 +30,13 @@ class DistInfo:
 
 
 def setup(device_name: str | None = None) -> DistInfo:
-    """Join the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA)."""
+    """Join the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA); ``device_name``: "cpu",
+    "cuda" (which must be there) or None (CUDA when there is one)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no CUDA device here (a CPU build of torch, or no driver): "
+                         "pass --device cpu, or on a GPU machine install torch's CUDA build (README: Installing)")
     use_cuda = torch.cuda.is_available() and device_name != "cpu"
     device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
     if use_cuda:

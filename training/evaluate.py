@@ -15,8 +15,9 @@ table; SD-Net runs, and CSV runs given ``--manifests``, join it from ``videos.pa
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -105,6 +106,10 @@ class _RenamedModel:
         self.model.train(mode)
 
 
+#: What per-group rates are reported by, where the data has it and no --group-by is given.
+DEFAULT_GROUP = "ethnicity"
+
+
 def with_attribute(scores: pd.DataFrame, manifests: str | Path, column: str | None) -> pd.DataFrame:
     """``scores`` with ``column`` of ``manifests/videos.parquet`` (a folder or URL) joined by video_id; unchanged
     when the scores already carry it, or no column is asked for, or the manifest has none."""
@@ -135,10 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rule", default="eer", type=_rule, metavar="{eer,bpcerN}",
                         help="threshold rule applied on dev: eer (pooled APCER = BPCER) or bpcerN, e.g. bpcer20 "
                              "(worst attack type's APCER <= 1/N) (default: eer)")
-    parser.add_argument("--group-by", default="ethnicity",
+    parser.add_argument("--group-by",
                         help="column to report APCER/BPCER/ACER per value of, with BiasERR, where a split holds "
-                             "two or more values; rows without a value count in every group (default: ethnicity; "
-                             "none: off)")
+                             "two or more values; rows without a value count in every group; a column named here "
+                             "must exist (default: ethnicity, where the data has it; none: off)")
     parser.add_argument("--params", type=Path, help="params.yaml to read the train section's paths and batch size, "
                                                     "and the storage section, from (default: the working "
                                                     "directory's, else the project's)")
@@ -153,16 +158,28 @@ def _rule(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _checkpoint_scores(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
-    """Dev and test video scores of the protocol's checkpoint (with the --group-by column), and the report folder."""
+def _checkpoint_scores(args: argparse.Namespace, named_group: bool) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """Dev and test video scores of the protocol's checkpoint (with the --group-by column), and the report folder;
+    a ``named_group`` column must be in videos.parquet (checked before any scoring)."""
     train_args = argparse.Namespace(dataset=args.dataset, protocol=args.protocol, manifests=args.manifests,
                                     shards=args.shards)
     config = config_from_args(train_args, load_section("train", args.params, known=TRAIN_KEYS))
     checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
     check_trained_on(checkpoint, config)
+    if named_group:
+        _check_group_column(args.group_by, storage.parquet_columns(storage.join(config.manifests, "videos.parquet")))
     dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
     dev, test = (with_attribute(table, config.manifests, args.group_by) for table in (dev, test))
     return dev, test, args.out or checkpoint.parent / "eval"
+
+
+def _check_group_column(column: str, columns: Iterable[str]) -> None:
+    """A --group-by column named by the user must exist: a typo must not quietly drop the per-group report."""
+    if column not in columns:
+        close = difflib.get_close_matches(column, list(columns), n=1)
+        hint = f"did you mean --group-by {close[0]}?" if close else f"columns: {', '.join(columns)}"
+        raise UsageError(f"--group-by {column}: no such column in the scores or videos.parquet; {hint} "
+                         "(--group-by none: no per-group report)")
 
 
 def check_trained_on(checkpoint: Path, config: TrainConfig) -> None:
@@ -181,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args)
     storage.configure(load_section("storage", args.params))
-    args.group_by = None if args.group_by.lower() == "none" else args.group_by
+    named_group = args.group_by is not None and args.group_by.lower() != "none"
+    args.group_by = DEFAULT_GROUP if args.group_by is None else args.group_by if named_group else None
     if args.scores_dev or args.scores_test:
         if not (args.scores_dev and args.scores_test and args.out):
             parser.error("--scores-dev, --scores-test and --out go together")
@@ -194,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                 dev, test = (with_attribute(table, args.manifests, args.group_by) for table in (dev, test))
             out = args.out
         else:
-            dev, test, out = _checkpoint_scores(args)
+            dev, test, out = _checkpoint_scores(args, named_group)
+        if named_group:
+            _check_group_column(args.group_by, dev.columns)
         report = evaluate_split_scores(dev, test, rule=args.rule, group_by=args.group_by)
     except ValueError as error:  # a score file that does not follow the schema: bad data, named
         log.error("%s", error)

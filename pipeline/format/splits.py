@@ -2,7 +2,8 @@
 
 For every protocol split (``4_1/train``, …): its shard files, the samples in each and in all, and the
 modalities a model may use in it (CeFA Protocol 3 trains on one and tests on others); for every
-protocol, its aliases (``4@1``, ``p4.1``). Training and evaluation read this file, the manifests and
+protocol, its aliases (``4@1``, ``p4.1``); and the side of the stored crops (a training input may not be
+larger). Training and evaluation read this file, the manifests and
 their checkpoint, and nothing else: no protocol definitions, no dataset code.
 """
 from __future__ import annotations
@@ -28,9 +29,10 @@ class SplitShards:
 
 
 def split_index(shards: list[dict[str, Any]], shard_dir: Location, modalities: dict[str, list[str]],
-                aliases: dict[str, list[str]]) -> dict[str, Any]:
+                aliases: dict[str, list[str]], crop_size: int) -> dict[str, Any]:
     """The document: ``shards`` rows (shard, signature, n_samples), ``modalities`` by ``protocol/split``,
-    ``aliases`` by protocol; ``shard_dir`` is the shard folder or URL."""
+    ``aliases`` by protocol; ``shard_dir`` is the shard folder or URL; ``crop_size`` the side of every stored
+    image."""
     splits: dict[str, dict[str, Any]] = {}
     for row in shards:
         for split in row["signature"]:
@@ -40,7 +42,8 @@ def split_index(shards: list[dict[str, Any]], shard_dir: Location, modalities: d
             entry["shard_samples"].append(int(row["n_samples"]))
             entry["n_samples"] += int(row["n_samples"])
     protocols = sorted({name.split("/")[0] for name in splits})
-    return {"shard_dir": str(shard_dir), "protocols": {p: {"aliases": sorted(aliases.get(p, []))} for p in protocols},
+    return {"shard_dir": str(shard_dir), "crop_size": crop_size,
+            "protocols": {p: {"aliases": sorted(aliases.get(p, []))} for p in protocols},
             "splits": dict(sorted(splits.items()))}
 
 
@@ -59,6 +62,11 @@ class SplitIndex:
             raise UsageError(f"{path} does not exist: run python -m pipeline.shard first (it writes the shards and "
                              "their index), or pass --manifests DIR")
         return cls(path, storage.read_json(path))
+
+    @property
+    def crop_size(self) -> int | None:
+        """The side in pixels of every stored image (None in an index written before it was recorded)."""
+        return self.document.get("crop_size")
 
     def names(self) -> list[str]:
         """Every protocol and alias, for messages: ``4_1 (4@1, p4.1)``."""
