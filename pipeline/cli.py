@@ -93,14 +93,10 @@ def command(prog: str) -> Callable[[Main], Main]:
         def main(argv: list[str] | None = None) -> int:
             try:
                 return body(argv)
-            except (UsageError, FileNotFoundError) as error:
+            except (UsageError, FileNotFoundError, BrokenShards) as error:
                 log.debug("%s failed", prog, exc_info=True)
                 print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
-                return 2
-            except BrokenShards as error:
-                log.debug("%s stopped", prog, exc_info=True)
-                print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
-                return 1
+                return 1 if isinstance(error, BrokenShards) else 2
         return main
     return decorate
 

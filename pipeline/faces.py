@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,21 +154,6 @@ def mask_extent(mask: np.ndarray) -> Extent | None:
     centre = (float(columns @ np.arange(mask.shape[1])) / total + 0.5,
               float(rows @ np.arange(mask.shape[0])) / total + 0.5)
     return Extent(box, centre)
-
-
-def foreground_box(frame: np.ndarray) -> Box | None:
-    """Extent of the pixels brighter than the black background in one frame, or None."""
-    extent = mask_extent(foreground(frame))
-    return None if extent is None else extent.box
-
-
-def union_box(boxes: Iterable[Box | None]) -> Box | None:
-    """The smallest box holding every given box (None ones ignored); None when there is none."""
-    present = [b for b in boxes if b is not None]
-    if not present:
-        return None
-    return (min(b[0] for b in present), min(b[1] for b in present),
-            max(b[2] for b in present), max(b[3] for b in present))
 
 
 def shared_grids(clips: Mapping[str, Sequence[np.ndarray]]) -> list[list[str]]:

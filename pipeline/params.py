@@ -63,9 +63,15 @@ def load_section(section: str, path: Path | None = None, known: Iterable[str] | 
 def check_keys(section: str, values: dict[str, Any], known: set[str], source: Path | None) -> None:
     """Refuse a key ``section`` does not have (``epoch: 2`` would silently train the default 10 epochs)."""
     for key in sorted(set(values) - known):
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        hint = f"did you mean {section}.{close[0]}?" if close else f"known: {', '.join(sorted(known))}"
+        hint = suggestion(key, known, f"{section}.")
         raise UsageError(f"{source}: {section}.{key} is not a setting of {section}; {hint}")
+
+
+def suggestion(name: str, known: Iterable[str], prefix: str = "") -> str:
+    """The hint after a refused name: ``did you mean <prefix><the closest known name>?``, or the known names."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"did you mean {prefix}{close[0]}?" if close else f"known: {', '.join(names)}"
 
 
 def check_types(section: str, settings: Any) -> None:

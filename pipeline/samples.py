@@ -19,6 +19,7 @@ import numpy as np
 from . import faces
 from .datasets.records import MODALITIES
 from .dynamic import dynamic_image, quantise
+from .errors import UsageError
 from .face_sources import WindowFaces, face_source_for
 from .faces import NoGeometry
 from .format.images import IMAGE_FORMATS, encode_image
@@ -50,7 +51,6 @@ class SampleConfig:
         from .dynamic import QUANTISATIONS
 
         check_types("shard", self)
-
         checks = {
             "quantisation": (self.quantisation in QUANTISATIONS, f"one of {QUANTISATIONS}"),
             "image_format": (self.image_format in IMAGE_FORMATS, f"one of {IMAGE_FORMATS}"),
@@ -61,7 +61,7 @@ class SampleConfig:
         }
         for name, (ok, expected) in checks.items():
             if not ok:
-                raise ValueError(f"shard setting {name}={getattr(self, name)!r}: expected {expected}")
+                raise UsageError(f"shard setting {name}={getattr(self, name)!r}: expected {expected}")
 
     def digest(self) -> str:
         """Hash of the settings, with ``auto`` resolved: shards cropped by another detector are redone."""

@@ -107,8 +107,10 @@ def run(config: StageConfig) -> StageSummary:
                          f"--dataset {found[0]}")
     plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
     storage.make_folder(storage.join(config.out, PARTS))
-    _remove_leftovers(config.out, {s.name for s in plan.shards})
-    results, todo = _finished(plan.shards, config), []
+    tars = storage.files(config.out, ".tar")  # one listing, for the clean-up and the resume
+    _remove_temporaries(config.out)
+    _remove_old_shards(config.out, tars, {s.name for s in plan.shards})
+    results, todo = _finished(plan.shards, tars, config), []
     for shard in plan.shards:
         if shard.name not in results:
             todo.append(shard)
@@ -121,7 +123,7 @@ def run(config: StageConfig) -> StageSummary:
             failed.append(name)
         else:
             results[name] = result
-    _remove_leftovers(config.out, {s.name for s in plan.shards})  # a worker killed mid-write leaves its temporary
+    _remove_temporaries(config.out)  # a worker killed mid-write leaves its temporary
     ordered = [results[s.name] for s in plan.shards if s.name in results]
     lost = [_failed_window(task.video["video_id"], window.index, shard.name)
             for shard in plan.shards if shard.name in failed for task in shard.recordings for window in task.windows]
@@ -136,11 +138,10 @@ def _failed_window(video_id: str, window: int, shard: str) -> dict[str, Any]:
                       f"shard {shard} failed (see the log); rerun to retry it")
 
 
-def _finished(shards: list[ShardPlan], config: StageConfig) -> dict[str, dict[str, Any]]:
-    """The saved results of the shards that are complete: one listing of the tars, then the parts of the
-    listed ones read together (concurrent requests to a store), so a resume costs a listing request per
-    thousand objects and one read per finished shard, not a request per file."""
-    tars = storage.files(config.out, ".tar")
+def _finished(shards: list[ShardPlan], tars: dict[str, int], config: StageConfig) -> dict[str, dict[str, Any]]:
+    """The saved results of the shards that are complete: of the listed ``tars`` (name → size), the parts
+    are read together (concurrent requests to a store), so a resume costs a listing request per thousand
+    objects and one read per finished shard, not a request per file."""
     parts = storage.read_many([part_path(config.out, s.name) for s in shards if f"{s.name}.tar" in tars])
     settings = config.sample.digest()  # once: it looks for detector weights on disk
     results = {}
@@ -152,17 +153,19 @@ def _finished(shards: list[ShardPlan], config: StageConfig) -> dict[str, dict[st
     return results
 
 
-def _remove_leftovers(out: Location, planned: set[str]) -> None:
-    """Temporary files of interrupted attempts, and our shards of an older plan, are not outputs.
-
-    Only tars named like ours are touched: ``--out`` pointed at a folder of other files loses none. A
-    store holds no temporary names (uploads appear whole); a killed worker's local staging file is removed
-    by the next shard task on its machine (``pipeline.storage.staging_file``).
-    """
+def _remove_temporaries(out: Location) -> None:
+    """Temporary files of interrupted attempts are not outputs. A store holds no temporary names (uploads
+    appear whole); a killed worker's local staging file is removed by the next shard task on its machine
+    (``pipeline.storage.staging_file``)."""
     if isinstance(out, Path):
         remove_temporaries(out)
         remove_temporaries(out / PARTS)
-    for name in sorted(storage.files(out, ".tar")):
+
+
+def _remove_old_shards(out: Location, tars: dict[str, int], planned: set[str]) -> None:
+    """Our shards of an older plan, among the listed ``tars``, are not outputs either. Only tars named like ours
+    are touched: ``--out`` pointed at a folder of other files loses none."""
+    for name in sorted(tars):
         stem = name[:-len(".tar")]
         if SHARD_NAME.fullmatch(stem) and stem not in planned:
             log.info("removing %s: not part of the current plan", name)
@@ -292,10 +295,7 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Pat
     root = Path(values["root"]) if values.get("root") is not None else root
     if root is None:
         raise UsageError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
-    try:
-        sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
     stage = {f.name: values[f.name] for f in fields(StageConfig)
              if f.name in values and f.name not in ("root", "manifests", "out", "sample", "dataset")}
     manifests, out = (storage.as_location(str(values[name]).format(dataset=args.dataset))

@@ -32,7 +32,8 @@ from urllib.request import url2pathname
 import pandas as pd
 
 from .errors import UsageError
-from .io import TEMPORARY_GLOB, json_text, write_bytes_atomic, write_parquet_atomic
+from .io import TEMPORARY_GLOB, json_text, temporary_path, write_bytes_atomic, write_parquet_atomic
+from .params import suggestion
 
 T = TypeVar("T")
 
@@ -184,9 +185,8 @@ def _check_options(scheme: str, values: Mapping[str, Any], source: str) -> None:
     parameters = inspect.signature(cls.__init__).parameters.values()
     known = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
     for key in sorted(set(values) - known - GENERIC_OPTIONS - PASSED_ON.get(scheme, set())) if known else []:
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        hint = f"did you mean storage.{scheme}.{close[0]}?" if close else f"known: {', '.join(sorted(known))}"
-        raise UsageError(f"{source}: storage.{scheme}.{key} is not an option of {cls.__name__}; {hint}")
+        raise UsageError(f"{source}: storage.{scheme}.{key} is not an option of {cls.__name__}; "
+                         f"{suggestion(key, known, f'storage.{scheme}.')}")
 
 
 def _backend(scheme: str) -> Any:
@@ -404,7 +404,7 @@ def staging_file(name: str) -> Path:
         if pid.isdigit() and not _alive(int(pid)):
             log.info("removing %s: its writer (process %s) is gone", leftover, pid)
             leftover.unlink(missing_ok=True)
-    return folder / f".{name}.tmp-{os.getpid()}"
+    return temporary_path(folder / name)
 
 
 def _alive(pid: int) -> bool:

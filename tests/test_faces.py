@@ -13,6 +13,8 @@ from pipeline.datasets.records import AnnotationError
 from pipeline.datasets.siw import read_face_file
 from pipeline.detectors import FAN_WEIGHTS, FaceAlignmentDetector, make_detector
 
+from .black_border import window_box
+
 
 def test_eye_geometry_puts_the_eyes_at_their_targets():
     # a tilted face: right eye (image left) at (100, 120), left eye at (160, 100)
@@ -53,8 +55,8 @@ def test_eye_file_format_and_errors(tmp_path):
 def test_foreground_box_and_square_padding():
     frame = np.zeros((100, 80, 3), np.uint8)
     frame[20:60, 10:40, 1] = 200  # one channel above the black level is enough
-    assert faces.foreground_box(frame) == (10.0, 20.0, 40.0, 60.0)
-    assert faces.foreground_box(np.full((8, 8), faces.BLACK_LEVEL, np.uint8)) is None
+    assert faces.mask_extent(faces.foreground(frame)).box == (10.0, 20.0, 40.0, 60.0)
+    assert faces.mask_extent(faces.foreground(np.full((8, 8), faces.BLACK_LEVEL, np.uint8))) is None
     geometry = faces.box_geometry((10.0, 20.0, 50.0, 70.0), 128, 0.1, "black_border")
     x1, y1, x2, y2 = geometry.box
     assert x2 - x1 == y2 - y1 == pytest.approx(60.0)  # longest side 50, padded 10 % each side
@@ -188,7 +190,7 @@ def test_a_still_face_cut_out_per_frame_gives_a_near_zero_dynamic_image():
     image is as small as JPEG and sensor noise leave it on a clean recording, far below a moving face's;
     one geometry for the window (what a same-size recording gets) would turn the cuts' margins into motion."""
     def one_box(clips: dict[str, list[np.ndarray]]) -> dict[str, list]:
-        return {m: [faces.box_geometry(faces.union_box(map(faces.foreground_box, f)), 128, 0.1, "x")] * 7
+        return {m: [faces.box_geometry(window_box(f), 128, 0.1, "x")] * 7
                 for m, f in clips.items()}
 
     release, clean = _release_window(still=True)

@@ -24,6 +24,7 @@ from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, main as shard_main, run
 from pipeline.verify import verify
 
+from .black_border import window_box
 from .manifests import copy_index_manifests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,7 +133,7 @@ def clean_recording_ious() -> list[float]:
     for tone, kind in (("AF", "bonafide"), ("CA", "bonafide"), ("EA", "print"), ("AF", "mask3d")):
         shot = render(RenderSpec("2_320_1_1_1", "CA-320", kind, 7, 72, 72, tone=tone), 0)
         clips = {"rgb": shot.frames["rgb"], "depth": [_resized(f, 0.5) for f in shot.frames["depth"]]}
-        box = faces.union_box(faces.foreground_box(f) for f in clips["rgb"])
+        box = window_box(clips["rgb"])
         mapped = faces.map_to_modalities(faces.box_geometry(box, 128, 0.1, "black_border"), clips, "rgb")
         rgb, depth = (faces.crop(clips[m], mapped[m])[3] for m in ("rgb", "depth"))
         overlaps.append(mask_iou(face_mask(rgb), face_mask(depth)))

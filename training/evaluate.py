@@ -15,7 +15,6 @@ table; SD-Net runs, and CSV runs given ``--manifests``, join it from ``videos.pa
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ from pipeline import storage
 from pipeline.cli import add_verbosity_arguments, command, configure_logging
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex
-from pipeline.params import load_section
+from pipeline.params import load_section, suggestion
 
 from .checkpoint import load_checkpoint, load_trained
 from .config import TRAIN_KEYS, TrainConfig, config_from_args
@@ -176,10 +175,8 @@ def _checkpoint_scores(args: argparse.Namespace, named_group: bool) -> tuple[pd.
 def _check_group_column(column: str, columns: Iterable[str]) -> None:
     """A --group-by column named by the user must exist: a typo must not quietly drop the per-group report."""
     if column not in columns:
-        close = difflib.get_close_matches(column, list(columns), n=1)
-        hint = f"did you mean --group-by {close[0]}?" if close else f"columns: {', '.join(columns)}"
-        raise UsageError(f"--group-by {column}: no such column in the scores or videos.parquet; {hint} "
-                         "(--group-by none: no per-group report)")
+        raise UsageError(f"--group-by {column}: no such column in the scores or videos.parquet; "
+                         f"{suggestion(column, columns, '--group-by ')} (--group-by none: no per-group report)")
 
 
 def check_trained_on(checkpoint: Path, config: TrainConfig) -> None:

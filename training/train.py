@@ -74,8 +74,10 @@ def train_epoch(model, optimizer, scaler, batches, modalities: list[str], dist: 
     return {"train/loss": loss_sum / max(count, 1), "train/accuracy": correct / max(count, 1), "train/skipped": skipped}
 
 
-def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None) -> dict[str, float]:
-    """Train for ``config.epochs`` (continuing from ``checkpoint.pt`` with ``resume``); returns the last dev metrics."""
+def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None,
+        splits: tuple[SplitShards, SplitShards] | None = None) -> dict[str, float]:
+    """Train for ``config.epochs`` (continuing from ``checkpoint.pt`` with ``resume``); returns the last dev metrics.
+    ``splits``: the train and dev shards when the caller has already found them (:func:`train_splits`)."""
     from dvclive import Live
     from tqdm import tqdm
 
@@ -84,7 +86,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None)
     share_cpu(config.num_workers, dist)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_shards, dev_shards = train_splits(config)
+    train_shards, dev_shards = splits or train_splits(config)
     modalities, dev_modalities = list(train_shards.modalities), list(dev_shards.modalities)
     model: SDNetOrDDP = build_model(config, modalities).to(dist.device)
     optimizer, scheduler = build_optimizer(config, model)
@@ -183,13 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     resume, device = args.resume, args.device
     del args.resume, args.device, args.params, args.quiet, args.verbose
     config = config_from_args(args, params)  # settings, protocol and splits.json checked before any work
-    train_splits(config)  # every shard there, before any process group or worker starts
+    splits = train_splits(config)  # every shard there, before any process group or worker starts
     checkpoint = Path(config.out) / "checkpoint.pt"
     if resume and not checkpoint.is_file():
         raise UsageError(f"--resume: no checkpoint at {checkpoint} to continue from (drop --resume to start afresh)")
     dist = setup(device)
     try:
-        run(config, resume=resume, dist=dist)
+        run(config, resume=resume, dist=dist, splits=splits)
     finally:
         teardown()
     return 0
