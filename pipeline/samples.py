@@ -19,7 +19,6 @@ import numpy as np
 from . import faces
 from .datasets.records import MODALITIES
 from .dynamic import dynamic_image, quantise
-from .errors import UsageError
 from .face_sources import WindowFaces, face_source_for
 from .faces import NoGeometry
 from .format.images import IMAGE_FORMATS, encode_image
@@ -61,7 +60,7 @@ class SampleConfig:
         }
         for name, (ok, expected) in checks.items():
             if not ok:
-                raise UsageError(f"shard setting {name}={getattr(self, name)!r}: expected {expected}")
+                raise ValueError(f"shard setting {name}={getattr(self, name)!r}: expected {expected}")
 
     def digest(self) -> str:
         """Hash of the settings, with ``auto`` resolved: shards cropped by another detector are redone."""

@@ -295,7 +295,10 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Pat
     root = Path(values["root"]) if values.get("root") is not None else root
     if root is None:
         raise UsageError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
-    sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
+    try:
+        sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     stage = {f.name: values[f.name] for f in fields(StageConfig)
              if f.name in values and f.name not in ("root", "manifests", "out", "sample", "dataset")}
     manifests, out = (storage.as_location(str(values[name]).format(dataset=args.dataset))

@@ -260,10 +260,6 @@ def is_dir(location: str | Path) -> bool:
     return bool(_ask(location, Path.is_dir, lambda fs, path: fs.isdir(path)))
 
 
-def size(location: str | Path) -> int:
-    return int(_ask(location, lambda local: local.stat().st_size, lambda fs, path: fs.size(path)))
-
-
 def files(folder: str | Path, suffix: str = "") -> dict[str, int]:
     """Name → size of the files directly in ``folder`` whose names end with ``suffix``, in one listing
     (one request per thousand objects on S3); empty when the folder does not exist."""

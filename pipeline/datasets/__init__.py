@@ -10,16 +10,15 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-#: Registered dataset names → their adapter modules (inside this package).
-ADAPTER_MODULES: dict[str, str] = {"cefa": "cefa", "surf": "surf", "oulu": "oulu", "siw": "siw"}
-DATASETS = tuple(ADAPTER_MODULES)
+#: The registered datasets, each the name of its adapter module in this package.
+DATASETS = ("cefa", "surf", "oulu", "siw")
 
 
 def get_adapter(name: str) -> ModuleType:
     """The adapter module registered as ``name``; a clear error lists the known names."""
-    if name not in ADAPTER_MODULES:
+    if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
-    return importlib.import_module(f"{__name__}.{ADAPTER_MODULES[name]}")
+    return importlib.import_module(f"{__name__}.{name}")
 
 
-__all__ = ["ADAPTER_MODULES", "DATASETS", "get_adapter"]
+__all__ = ["DATASETS", "get_adapter"]

@@ -16,13 +16,14 @@ def numbered_frames(folder: Path) -> dict[int, Path]:
     frames are ``1.jpg, 11.jpg, …``). Files whose stem is not a number are not frames and are left out.
     Two files with one number (``0001.jpg`` beside ``1.jpg`` or ``0001.png``) are ambiguous: refused.
     """
+    images = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()]
     frames: dict[int, Path] = {}
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit()):
+    for path in sorted(images, key=lambda p: (int(p.stem), p.name)):
         number = int(path.stem)
         if number in frames:
             raise ScanError("duplicate_frame_number", f"{frames[number].name} and {path.name} are both frame {number}")
         frames[number] = path
-    return dict(sorted(frames.items()))
+    return frames
 
 
 def video_frame_count(path: Path) -> int:

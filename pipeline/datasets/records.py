@@ -75,10 +75,6 @@ class Recording:
     def is_bonafide(self) -> bool:
         return self.attack_type == "bonafide"
 
-    @property
-    def n_frames(self) -> dict[str, int]:
-        return {modality: len(numbers) for modality, numbers in self.frame_numbers.items()}
-
     def to_row(self) -> dict[str, Any]:
         """Flatten to one ``videos.parquet`` row (attributes become typed columns)."""
         row: dict[str, Any] = {

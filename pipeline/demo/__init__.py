@@ -11,7 +11,8 @@
 """
 from __future__ import annotations
 
-from .layouts import DATASETS, RELEASES, SIZES
+from .layouts import RELEASES, SIZES
 from .write import DemoRecording, generate
+from ..datasets import DATASETS
 
 __all__ = ["DATASETS", "RELEASES", "SIZES", "DemoRecording", "generate"]

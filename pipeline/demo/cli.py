@@ -9,8 +9,9 @@ from pathlib import Path
 
 from pipeline.cli import add_verbosity_arguments, command, configure_logging
 
-from .layouts import DATASETS, RELEASES, SIZES
+from .layouts import RELEASES, SIZES
 from .write import generate
+from ..datasets import DATASETS
 
 log = logging.getLogger("pipeline.demo")
 

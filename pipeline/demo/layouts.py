@@ -12,7 +12,6 @@ from typing import Any
 
 from .render import RenderSpec, rng_for
 
-DATASETS = ("cefa", "surf", "oulu", "siw")
 RELEASES = ("public", "challenge")
 ETHNICITIES = {1: "AF", 2: "CA", 3: "EA"}
 CEFA_PAI = {1: "bonafide", 2: "print", 3: "print", 4: "replay"}

@@ -29,10 +29,12 @@ import cv2
 import numpy as np
 
 from .crops import ReleaseFrames, release_frames
-from .layouts import CHALLENGE_FOLDERS, DATASETS, ETHNICITIES, PLANNERS, RELEASES, SIZES, Plan
+from .layouts import CHALLENGE_FOLDERS, ETHNICITIES, PLANNERS, RELEASES, SIZES, Plan
 from .lists import write_official_lists
 from .render import render, render_stream, rng_for
 from .video import write_h264
+from ..datasets import DATASETS
+from ..datasets.records import paired_frame_numbers
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,7 @@ def _write_challenge_lists(records: list[DemoRecording], out: Path) -> None:
                  for name in ("train", "dev", "test")}
         train = [" ".join(f"{r.rel_path}/{folder}/{number:04d}.jpg" for folder in
                           CHALLENGE_FOLDERS.values()) + f" {label(r)}"
-                 for r in split["train"] for number in _frames_of_every_modality(r)]
+                 for r in split["train"] for number in paired_frame_numbers(r.frame_numbers)]
         files = {"train": train,
                  "dev_res": [r.rel_path for r in split["dev"]],
                  "dev_ref": [f"{r.rel_path} {label(r)}" for r in split["dev"]],
@@ -165,10 +167,6 @@ def _write_challenge_lists(records: list[DemoRecording], out: Path) -> None:
                  "test_ref": [f"{r.rel_path} {label(r)}" for r in split["test"]]}
         for name, lines in files.items():
             (out / f"4@{k}_{name}.txt").write_text("\n".join(lines) + "\n")
-
-
-def _frames_of_every_modality(rec: DemoRecording) -> list[int]:
-    return sorted(set.intersection(*(set(numbers) for numbers in rec.frame_numbers.values())))
 
 
 def _write_info(records: list[DemoRecording], out: Path, **params: object) -> Path:

@@ -14,7 +14,7 @@ from .plots import histogram_png
 from .sheets import Sheet, compose_sheet
 from ..datasets.records import MODALITIES
 from ..format.images import decode_image
-from ..format.members import image_member
+from ..format.members import image_member, image_names
 from ..io import write_bytes_atomic
 from ..storage import Location
 
@@ -82,7 +82,7 @@ def sample_tiles(members: dict[str, bytes]) -> list[tuple[str, np.ndarray]]:
     """(name, image) of every modality in a sample, static crop then dynamic image: rgb, rgb_di, depth, …"""
     tiles = []
     for modality in MODALITIES:
-        for name in (modality, f"{modality}_di"):
+        for name in image_names(modality):
             data = image_member(members, name)
             if data is not None:
                 tiles.append((name, decode_image(data)))

@@ -16,9 +16,9 @@ from ..storage import Location
 log = logging.getLogger("pipeline.report")
 
 
-def config_from_args(args: argparse.Namespace, params: dict, root: Path | None) -> ReportConfig:
-    """Paths from the command line, else the ``shard`` section's; ``root``: the raw root from ``raw``. The
-    manifests and shards may be URLs; the report itself is written to a local folder."""
+def config_from_args(args: argparse.Namespace, params: dict, root: Path) -> ReportConfig:
+    """Paths from the command line, else the ``shard`` section's; ``root``: ``--root``, else the raw root from
+    ``raw``. The manifests and shards may be URLs; the report itself is written to a local folder."""
     def pick(name: str, template: str | None) -> Location:
         value = getattr(args, name)
         if value:
@@ -29,13 +29,10 @@ def config_from_args(args: argparse.Namespace, params: dict, root: Path | None) 
 
     if args.per_type < 1:
         raise UsageError(f"--per-type {args.per_type}: at least one recording per sheet")
-    root = Path(args.root) if args.root else root
-    if root is None:
-        raise UsageError("no raw root: pass --root, or give the dataset a line in params.yaml's raw mapping")
     return ReportConfig(
         dataset=args.dataset, root=root,
         manifests=pick("manifests", params.get("manifests")), shards=pick("shards", params.get("out")),
-        out=storage.local_folder(args.out or f"reports/{args.dataset}"), per_type=args.per_type,
+        out=args.out or Path("reports", args.dataset), per_type=args.per_type,
     )
 
 
@@ -48,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "line in params.yaml raw)")
     parser.add_argument("--manifests", help="manifest folder or URL (default: shard.manifests)")
     parser.add_argument("--shards", help="folder or URL (s3://bucket/prefix) of the .tar shards (default: shard.out)")
-    parser.add_argument("--out", help="local report folder (default: reports/<dataset>)")
+    parser.add_argument("--out", type=storage.local_folder, help="local report folder (default: reports/<dataset>)")
     parser.add_argument("--per-type", type=int, default=8, dest="per_type", help="recordings per attack-type sheet")
     parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths and the storage "
                                                     "section from")

@@ -216,14 +216,15 @@ def scan_shards(shard_dir: Location, shards: pd.DataFrame, wanted: set[str]) -> 
     members: defaultdict[str, dict[str, bytes]] = defaultdict(dict)
     rows, sizes, unreadable = [], [], {}
     expected = list(shards[["shard", "n_samples", "n_bytes"]].itertuples(index=False))
+    stored = storage.files(shard_dir, ".tar")  # every tar's size in one listing, not a request per shard
+
+    def needed(member: str) -> bool:  # image payloads of other samples are skipped, not read
+        key, extension = split_member_name(member)
+        return extension == "json" or key in wanted
+
     for name, n_samples, n_bytes in tqdm(expected, unit="shard", desc="read shards", disable=not progress_enabled(),
                                          file=sys.stderr):
         path, found = storage.join(shard_dir, f"{name}.tar"), 0
-
-        def needed(member: str) -> bool:  # image payloads of other samples are skipped, not read
-            key, extension = split_member_name(member)
-            return extension == "json" or key in wanted
-
         try:
             with storage.open_read(path) as handle:
                 for member, data in tar_members(handle, str(path), wanted=needed):
@@ -235,7 +236,7 @@ def scan_shards(shard_dir: Location, shards: pd.DataFrame, wanted: set[str]) -> 
                         rows += _crop_rows(key, meta)
                         sizes += _size_rows(key, meta)
                         found += 1
-            size = storage.size(path)
+            size = stored.get(f"{name}.tar")
             if size != n_bytes or found != n_samples:
                 raise ValueError(f"{found} of {n_samples} samples and {size} of {n_bytes} bytes: cut or changed")
         except (OSError, ValueError, KeyError) as error:  # the report shows what it can
