@@ -4,7 +4,7 @@ against the same shards on local disk, in the same run.
 The S3 API is moto's server (``moto[server]``, installed by ``make install``) in a process of its own on
 127.0.0.1, so the loader's processes do not share an interpreter with it. The shards are the ``small``
 CeFA demo's (npy, the default format), copied into a bucket; both loaders are ``training.data``'s train
-pipeline with the same settings (batch 16, 2 DataLoader workers, the full augmentation), the local one
+pipeline with the same settings (bench_loader's batch and DataLoader workers, the full augmentation), the local one
 reading files, the other streaming each tar through fsspec (s3fs) in 8 MiB pieces fetched ahead, with no
 local copy. Measurements alternate between the two, the best of each kept.
 
@@ -24,8 +24,9 @@ import time
 
 import psutil
 
-from bench_loader import MODALITIES, loader_rate
+from bench_loader import BATCH, MODALITIES, WORKERS, loader_rate
 from common import all_shards, bench_shards, header, verdict
+from pipeline import storage
 from pipeline.format.splits import SplitShards
 
 #: Streaming from the store keeps at least this share of the local loader's rate on loopback.
@@ -94,8 +95,8 @@ def main() -> None:
     print(f"  the S3 server's own process used {busy:.1f} CPU s of the {wall:.1f} s the S3 runs took on these "
           f"{os.cpu_count()} cores (a remote store would not take them from the loader)")
     verdict(f"shard loader from S3 on loopback/local disk {DATASET}", best["s3"] / best["local"], TARGET, True,
-            f"{best['s3']:.0f} vs {best['local']:.0f} samples/s (npy shards, batch 16, 2 workers, 8 MiB pieces "
-            "fetched ahead)")
+            f"{best['s3']:.0f} vs {best['local']:.0f} samples/s (npy shards, batch {BATCH}, {WORKERS} workers, "
+            f"{storage.STREAM_BLOCK // 2**20} MiB pieces fetched ahead)")
 
 
 if __name__ == "__main__":

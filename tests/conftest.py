@@ -9,8 +9,6 @@ from pipeline.index import build_index, write_index
 
 from .manifests import copy_index_manifests
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory):
@@ -94,25 +92,19 @@ def cefa_bucket(s3_server, demo_root, tmp_path_factory):
     settings of ``cefa_shards`` (so the two must hold the same bytes): two Dask workers, ``--verbose``, the
     store's secret key in the environment."""
     import os
-    import subprocess
-    import sys
 
-    import yaml
-
+    from .commands import params_with, run
     from .object_store import BucketShards
 
     root, _ = demo_root("cefa")
     work = tmp_path_factory.mktemp("cefa_bucket")
     bucket = s3_server.bucket("cefa")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["shard"] |= {"samples_per_shard": 4, "detector": "opencv", "workers": 2}
-    (work / "params.yaml").write_text(yaml.safe_dump(params))
-    common = ["--dataset", "cefa", "--root", str(root), "--params", str(work / "params.yaml"), "--verbose"]
+    params = params_with(work, "shard", samples_per_shard=4, detector="opencv", workers=2)
+    common = ["--dataset", "cefa", "--root", str(root), "--params", str(params), "--verbose"]
     output = ""
     for command in (["pipeline.index", *common, "--out", f"{bucket}/manifests"],
                     ["pipeline.shard", *common, "--manifests", f"{bucket}/manifests", "--out", f"{bucket}/shards"]):
-        done = subprocess.run([sys.executable, "-m", *command], cwd=work, capture_output=True, text=True, timeout=600,
-                              env=os.environ | s3_server.env | {"PYTHONPATH": str(REPO)})
+        done = run(command, cwd=work, timeout=600, env=os.environ | s3_server.env)
         assert done.returncode == 0, done.stderr[-3000:]
         output += done.stdout + done.stderr
     return BucketShards(f"{bucket}/manifests", f"{bucket}/shards", output)

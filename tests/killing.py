@@ -11,9 +11,9 @@ from pathlib import Path
 from pipeline.shard import StageConfig, StageSummary, run
 
 
-def run_killing_a_writer(config: StageConfig, folder: Path, pattern: str) -> tuple[StageSummary, str]:
-    """(the run's summary, the name of the file its killed writer was writing) of ``run(config)``, with the
-    first worker seen writing a file matching ``pattern`` under ``folder`` killed mid-write."""
+def run_killing_a_writer(config: StageConfig, folder: Path, pattern: str) -> StageSummary:
+    """The summary of ``run(config)``, with the first worker seen writing a file matching ``pattern`` under
+    ``folder`` killed mid-write."""
     outcome: dict = {}
     runner = threading.Thread(target=lambda: outcome.update(summary=run(config)))
     runner.start()
@@ -27,4 +27,4 @@ def run_killing_a_writer(config: StageConfig, folder: Path, pattern: str) -> tup
         time.sleep(0.001)
     runner.join(timeout=300)
     assert killed is not None, "no shard was caught being written"
-    return outcome["summary"], killed
+    return outcome["summary"]

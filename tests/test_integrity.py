@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from pipeline.format.tars import read_tar_samples
 from pipeline.verify import main as verify_main, verify
 from training.data import iterate_eval, loader, train_pipeline
 
+from .commands import assert_refused, on_shards, run
 from .tars import tar_members, write_tar
 
 
@@ -89,6 +91,11 @@ def corrupt_one_image(path: Path) -> str:
     return name.split(".")[0]
 
 
+def corrupt_every_rgb_image(shards: Path) -> None:
+    for tar in shards.glob("*.tar"):
+        write_tar(tar, [(n, b"not an image" if ".rgb." in n else d) for n, d in tar_members(tar)])
+
+
 def split_of(shards: Path) -> SplitShards:
     tars = sorted(shards.glob("*.tar"))
     return SplitShards("p", "test", [str(t) for t in tars], sum(len(read_tar_samples(t)) for t in tars))
@@ -121,8 +128,7 @@ def test_a_split_whose_samples_all_fail_stops_training_instead_of_spinning(shard
     from training.data import MAX_CONSECUTIVE_CORRUPT
 
     shards, _ = shard_copy
-    for tar in shards.glob("*.tar"):
-        write_tar(tar, [(n, b"not an image" if ".rgb." in n else d) for n, d in tar_members(tar)])
+    corrupt_every_rgb_image(shards)
     pipeline = train_pipeline(split_of(shards), ["rgb"], batch_size=4, epoch_samples=40, seed=3)
     with pytest.raises(BrokenShards, match=rf"{MAX_CONSECUTIVE_CORRUPT + 1} corrupt samples in a row.*pipeline.verify"):
         list(loader(pipeline, 0))
@@ -130,14 +136,11 @@ def test_a_split_whose_samples_all_fail_stops_training_instead_of_spinning(shard
 
 def test_broken_shards_stop_a_training_run_with_one_line_from_a_worker(cefa_shards, shard_copy, tmp_path):
     """As a user meets it: the stop raised in a DataLoader worker reaches the shell as its one line, exit 1."""
-    from .test_mistakes import assert_refused, run
-
     shards, _ = shard_copy
-    for tar in shards.glob("*.tar"):
-        write_tar(tar, [(n, b"not an image" if ".rgb." in n else d) for n, d in tar_members(tar)])
-    done = run(["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests", str(cefa_shards.manifests),
-                "--shards", str(shards), "--out", str(tmp_path / "model"), "--epochs", "1", "--num-workers", "1",
-                "--width", "4", "--batch-size", "4"])
+    corrupt_every_rgb_image(shards)
+    broken = replace(cefa_shards, out=shards)
+    done = run(on_shards("training.train", broken, "--protocol", "4@1", "--out", str(tmp_path / "model"), "--epochs",
+                         "1", "--num-workers", "1", "--width", "4", "--batch-size", "4"))
     assert done.returncode == 1
     assert_refused(done, "corrupt samples in a row", "check them with python -m pipeline.verify")
 

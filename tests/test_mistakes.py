@@ -2,52 +2,23 @@
 non-zero exit, no traceback, and a last line that names the thing and says what to do next."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def run(args: list[str], cwd: Path = REPO, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+from .commands import assert_refused, on_shards, params_with, run
 
 
-def assert_refused(done: subprocess.CompletedProcess, *expected: str) -> None:
-    assert done.returncode != 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    last = done.stderr.strip().splitlines()[-1]
-    for text in expected:
-        assert text in last, (text, done.stderr[-2000:])
-
-
-def params_with(tmp_path: Path, section: str, **settings) -> Path:
-    document = yaml.safe_load((REPO / "params.yaml").read_text())
-    document[section] |= settings
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(document))
+def checkpoint_of(path: Path, protocol: str) -> Path:
+    """A checkpoint of a CeFA ``protocol`` run holding only what evaluate reads before it refuses or scores."""
+    path.parent.mkdir(parents=True)
+    torch.save({"config": {"dataset": "cefa", "protocol": protocol}, "model": {}}, path)
     return path
 
 
-@pytest.fixture
-def trained_elsewhere(tmp_path) -> Path:
-    """A checkpoint whose run trained CeFA Protocol 3_1 (all that evaluate reads before it refuses it)."""
-    path = tmp_path / "other" / "checkpoint.pt"
-    path.parent.mkdir()
-    torch.save({"config": {"dataset": "cefa", "protocol": "3_1"}, "model": {}}, path)
-    return path
-
-
-def test_training_mistakes(cefa_shards, tmp_path, trained_elsewhere):
-    m, s = str(cefa_shards.manifests), str(cefa_shards.out)
-    train = ["training.train", "--dataset", "cefa", "--manifests", m, "--shards", s]
+def test_training_mistakes(cefa_shards, tmp_path):
+    train = on_shards("training.train", cefa_shards)
     assert_refused(run([*train, "--protocol", "9@9"]), "no shards for protocol '9@9'", "4_1 (4@1, p4.1)")
     assert_refused(run(["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests", str(tmp_path)]),
                    f"{tmp_path / 'splits.json'} does not exist: run python -m pipeline.shard first")
@@ -58,10 +29,11 @@ def test_training_mistakes(cefa_shards, tmp_path, trained_elsewhere):
     typo = params_with(tmp_path, "train", epoch=2)
     assert_refused(run([*train, "--protocol", "4@1", "--params", str(typo)]),
                    "train.epoch is not a setting of train; did you mean train.epochs?")
-    evaluate = ["training.evaluate", "--dataset", "cefa", "--manifests", m, "--shards", s]
+    evaluate = on_shards("training.evaluate", cefa_shards)
     assert_refused(run([*evaluate, "--protocol", "p9.9"]), "no shards for protocol 'p9.9'", "4_1 (4@1, p4.1)")
     missing = tmp_path / "models" / "checkpoint.pt"
     assert_refused(run([*evaluate, "--protocol", "4@1", "--checkpoint", str(missing)]), f"no checkpoint at {missing}")
+    trained_elsewhere = checkpoint_of(tmp_path / "other" / "checkpoint.pt", "3_1")
     assert_refused(run([*evaluate, "--protocol", "4@1", "--checkpoint", str(trained_elsewhere)]),
                    "was trained on cefa protocol 3_1, not cefa 4_1")
     assert_refused(run([*evaluate, "--protocol", "4@1", "--rule", "eer20"]), "expected eer or bpcerN")
@@ -83,8 +55,7 @@ def test_a_setting_of_the_wrong_type_or_range_is_refused_before_any_work(cefa_sh
     that calls good shards broken."""
     params = str(params_with(tmp_path, section, **setting))
     if section == "train":
-        command = ["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests",
-                   str(cefa_shards.manifests), "--shards", str(cefa_shards.out), "--out", str(tmp_path / "model")]
+        command = on_shards("training.train", cefa_shards, "--protocol", "4@1", "--out", str(tmp_path / "model"))
     else:
         root, manifests = demo_manifests("cefa")
         command = ["pipeline.shard", "--dataset", "cefa", "--root", str(root), "--manifests", str(manifests),
@@ -94,8 +65,8 @@ def test_a_setting_of_the_wrong_type_or_range_is_refused_before_any_work(cefa_sh
 
 
 def test_model_and_device_mistakes(cefa_shards, tmp_path):
-    train = ["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests", str(cefa_shards.manifests),
-             "--shards", str(cefa_shards.out), "--out", str(tmp_path / "model"), "--epochs", "1"]
+    train = on_shards("training.train", cefa_shards, "--protocol", "4@1", "--out", str(tmp_path / "model"),
+                      "--epochs", "1")
     weights = tmp_path / "resnet18.pth"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, weights)
     assert_refused(run([*train, "--init-weights", str(weights), "--width", "16"]),
@@ -107,12 +78,9 @@ def test_model_and_device_mistakes(cefa_shards, tmp_path):
 
 
 def test_a_group_by_column_that_does_not_exist_is_refused_before_scoring(cefa_shards, tmp_path):
-    checkpoint = tmp_path / "model" / "checkpoint.pt"
-    checkpoint.parent.mkdir()
-    torch.save({"config": {"dataset": "cefa", "protocol": "4_1"}, "model": {}}, checkpoint)  # all read before
-    assert_refused(run(["training.evaluate", "--dataset", "cefa", "--protocol", "4@1", "--manifests",
-                        str(cefa_shards.manifests), "--shards", str(cefa_shards.out), "--checkpoint", str(checkpoint),
-                        "--group-by", "ethnicty"]),
+    checkpoint = checkpoint_of(tmp_path / "model" / "checkpoint.pt", "4_1")
+    assert_refused(run(on_shards("training.evaluate", cefa_shards, "--protocol", "4@1", "--checkpoint",
+                                 str(checkpoint), "--group-by", "ethnicty")),
                    "--group-by ethnicty: no such column", "did you mean --group-by ethnicity?")
 
 

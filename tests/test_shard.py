@@ -115,7 +115,12 @@ def test_crops_have_the_configured_size_with_the_face_inside(sharded, demo_root)
 
 
 def face_mask(image: np.ndarray) -> np.ndarray:
-    return (image.max(axis=2) if image.ndim == 3 else image) > faces.BLACK_LEVEL
+    return faces.foreground(image).astype(bool)
+
+
+def crop_by_stored_box(raw: list[np.ndarray], meta: dict, modality: str) -> np.ndarray:
+    """The raw centre frame cropped by the box the sample's JSON stores for ``modality``."""
+    return faces.crop(raw, [faces.box_geometry(tuple(meta["crop"]["box"][modality]), 128, 0.0, "black_border")])[0]
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -155,8 +160,7 @@ def test_each_modality_is_cropped_in_its_own_pixel_grid_and_aligned_by_content(s
             for modality in ("rgb", "depth", "ir"):
                 path = config.root / videos.loc[meta["video_id"], f"path_{modality}"]
                 raw = open_source(path, grey=modality != "rgb").read([centre])
-                box = tuple(meta["crop"]["box"][modality])
-                expected = faces.crop(raw, [faces.box_geometry(box, 128, 0.0, "black_border")])[0]
+                expected = crop_by_stored_box(raw, meta, modality)
                 crops[modality] = decode_image(members[f"{modality}.{config.sample.image_format}"])
                 assert np.abs(crops[modality].astype(int) - expected.astype(int)).max() <= 1, (key, modality)
                 if modality == "depth":
@@ -292,9 +296,8 @@ def test_a_frame_missing_from_one_modality_is_paired_out_not_shifted(demo_root, 
         meta = json.loads(members["json"])
         centre = meta["frames"][len(meta["frames"]) // 2]
         depth = open_source(recording / "depth", grey=True).read([centre])
-        geometry = faces.box_geometry(tuple(meta["crop"]["box"]["depth"]), 128, 0.0, "black_border")
         stored = decode_image(members[f"depth.{config.sample.image_format}"]).astype(int)
-        assert np.abs(stored - faces.crop(depth, [geometry])[0].astype(int)).max() <= 1, row.key
+        assert np.abs(stored - crop_by_stored_box(depth, meta, "depth").astype(int)).max() <= 1, row.key
 
 
 def test_verify_names_the_shard_and_sample_of_every_mismatch(sharded, tmp_path):

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from pipeline import storage
 from pipeline.errors import UsageError
@@ -25,17 +22,10 @@ from pipeline.verify import verify
 from training.data import CorruptSamples, eval_pipeline, iterate_eval, loader, split_shards
 from training.evaluate import main as evaluate_main
 
+from .commands import assert_refused, params_with, run as command, torchrun
 from .killing import run_killing_a_writer
 from .manifests import copy_index_manifests
 from .object_store import SECRET, closed_port, local_files
-from .test_mistakes import assert_refused
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def command(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env | {"PYTHONPATH": str(REPO)},
-                          capture_output=True, text=True, timeout=timeout)
 
 
 # -- locations and settings -------------------------------------------------------------------------------
@@ -96,7 +86,7 @@ def test_a_worker_killed_while_it_uploads_a_shard_leaves_the_bucket_as_a_clean_r
     staging.mkdir()
     monkeypatch.setenv("TMPDIR", str(staging))  # the workers' temporary folder: where a tar is built before upload
     config = replace(cefa_shards, manifests=f"{bucket}/manifests", out=f"{bucket}/shards", workers=2)
-    summary, _ = run_killing_a_writer(config, staging, "sdnet-staging-*/.*.tar.tmp-*")  # killed before its upload
+    summary = run_killing_a_writer(config, staging, "sdnet-staging-*/.*.tar.tmp-*")  # killed before its upload
     assert summary.failed_shards == []
     assert s3.objects(config.out) == local_files(cefa_shards.out)  # the lost shard was redone, identically
     assert not list(staging.glob("sdnet-staging-*/*"))  # the killed worker's staging file was swept by the retry
@@ -129,8 +119,7 @@ def test_a_rerun_on_a_bucket_reuses_a_folders_run_and_redoes_only_what_is_missin
 @pytest.mark.slow
 def test_verify_and_the_report_read_shards_from_the_bucket(cefa_bucket, cefa_shards, demo_manifests, s3, tmp_path):
     assert verify(cefa_bucket.out, cefa_bucket.manifests) == []
-    done = command(["pipeline.verify", "--shards", cefa_bucket.out, "--manifests", cefa_bucket.manifests],
-                   dict(os.environ))
+    done = command(["pipeline.verify", "--shards", cefa_bucket.out, "--manifests", cefa_bucket.manifests], timeout=300)
     assert done.returncode == 0 and "verify ok" in done.stderr, done.stderr[-2000:]
     shards = pd.read_parquet(cefa_shards.manifests / "shards.parquet")
     wanted = set(pd.read_parquet(cefa_shards.manifests / "samples.parquet")["key"][:3])
@@ -144,14 +133,11 @@ def test_verify_and_the_report_read_shards_from_the_bucket(cefa_bucket, cefa_sha
 
 @pytest.mark.slow
 def test_training_and_evaluation_stream_from_the_bucket_exactly_once_and_print_no_secret(cefa_bucket, s3, tmp_path):
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["train"] |= {"width": 4, "epochs": 1, "batch_size": 4, "epoch_samples": 8, "num_workers": 1,
-                        "input_size": 64, "lr_milestones": [1]}  # two steps
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    paths = ["--manifests", cefa_bucket.manifests, "--shards", cefa_bucket.out,
-             "--params", str(tmp_path / "params.yaml")]
+    params = params_with(tmp_path, "train", width=4, epochs=1, batch_size=4, epoch_samples=8, num_workers=1,
+                         input_size=64, lr_milestones=[1])  # two steps
+    paths = ["--manifests", cefa_bucket.manifests, "--shards", cefa_bucket.out, "--params", str(params)]
     done = command(["training.train", "--dataset", "cefa", "--protocol", "4@1", *paths, "--out",
-                    str(tmp_path / "model"), "--verbose"], dict(os.environ))
+                    str(tmp_path / "model"), "--verbose"], timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert SECRET not in done.stdout + done.stderr
     assert json.loads((tmp_path / "model" / "dvclive" / "metrics.json").read_text())["step"] == 0
@@ -161,9 +147,7 @@ def test_training_and_evaluation_stream_from_the_bucket_exactly_once_and_print_n
     assert all(url.startswith(f"{cefa_bucket.out}/") for url in test.urls) and len(test.urls) >= 2
     keys = [key for batch in iterate_eval(test, ["rgb"], 3, num_workers=2) for key in batch["key"]]
     assert len(keys) == len(set(keys)) == test.n_samples  # every sample once across the two workers
-    ranks = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                            "tests/dist_eval_keys.py", cefa_bucket.manifests, cefa_bucket.out, str(tmp_path)],
-                           cwd=REPO, capture_output=True, text=True, timeout=600)
+    ranks = torchrun("tests/dist_eval_keys.py", cefa_bucket.manifests, cefa_bucket.out, str(tmp_path))
     assert ranks.returncode == 0, ranks.stderr[-3000:]
     per_rank = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert per_rank[0] and per_rank[1] and sorted(per_rank[0] + per_rank[1]) == sorted(keys)  # split across ranks
@@ -197,16 +181,15 @@ def test_from_a_bucket_a_missing_object_stops_at_once_and_a_damaged_one_is_skipp
 def test_an_unreachable_endpoint_or_a_missing_bucket_is_one_line_and_exit_2(demo_manifests, s3, tmp_path):
     root, manifests = demo_manifests("cefa")
     local = str(copy_index_manifests(manifests, tmp_path / "m"))
-    env = dict(os.environ)
     shard = ["pipeline.shard", "--dataset", "cefa", "--root", str(root), "--manifests", local, "--workers", "0"]
-    assert_refused(command([*shard, "--out", "s3://no-such-bucket/shards"], env),
+    assert_refused(command([*shard, "--out", "s3://no-such-bucket/shards"], timeout=300),
                    "s3://no-such-bucket/shards: bucket 'no-such-bucket' does not exist")
     assert_refused(command(["training.train", "--dataset", "cefa", "--protocol", "4@1", "--manifests",
-                            "s3://no-such-bucket/manifests"], env), "bucket 'no-such-bucket' does not exist")
-    nowhere = env | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
-    for done in (command([*shard, "--out", "s3://bucket/shards"], nowhere, timeout=120),
-                 command(["pipeline.verify", "--shards", "s3://bucket/shards", "--manifests", "s3://bucket/m"], nowhere,
-                         timeout=120)):
+                        "s3://no-such-bucket/manifests"], timeout=300), "bucket 'no-such-bucket' does not exist")
+    nowhere = os.environ | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"}
+    for done in (command([*shard, "--out", "s3://bucket/shards"], env=nowhere),
+                 command(["pipeline.verify", "--shards", "s3://bucket/shards", "--manifests", "s3://bucket/m"],
+                     env=nowhere)):
         assert done.returncode == 2
         assert_refused(done, "s3://bucket/", ": the store does not answer", "check the endpoint (AWS_ENDPOINT_URL")
         assert SECRET not in done.stderr
@@ -215,16 +198,13 @@ def test_an_unreachable_endpoint_or_a_missing_bucket_is_one_line_and_exit_2(demo
 def test_the_endpoint_can_come_from_params_and_a_secret_there_is_refused_unprinted(cefa_shards, s3, tmp_path):
     bucket = s3.bucket("params")
     s3.upload(cefa_shards.out, f"{bucket}/shards")
-    document = yaml.safe_load((REPO / "params.yaml").read_text())
-    document["storage"] = {"s3": {"endpoint_url": s3.endpoint}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
+    params = params_with(tmp_path, "storage", s3={"endpoint_url": s3.endpoint})
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}  # only params.yaml names the server
     verify_command = ["pipeline.verify", "--shards", f"{bucket}/shards", "--manifests", str(cefa_shards.manifests),
-                      "--params", str(tmp_path / "params.yaml")]
-    done = command(verify_command, env)
+                      "--params", str(params)]
+    done = command(verify_command, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    document["storage"]["s3"]["secret"] = "hunter2-in-a-params-file"
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
-    done = command(verify_command, env)
+    params_with(tmp_path, "storage", s3={"endpoint_url": s3.endpoint, "secret": "hunter2-in-a-params-file"})
+    done = command(verify_command, timeout=300, env=env)
     assert_refused(done, "storage.s3.secret is a credential", "AWS_SECRET_ACCESS_KEY")
     assert done.returncode == 2 and "hunter2" not in done.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -18,6 +16,8 @@ from training.checkpoint import build_model, load_checkpoint, load_trained
 from training.config import TrainConfig, config_from_args
 from training.evaluate import main as evaluate_main
 from training.train import main as train_main, run
+
+from .commands import params_with, run as run_command, torchrun
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,23 +91,14 @@ def test_checkpoints_refuse_pickled_code(tmp_path):
 
 
 def _params(tmp_path: Path, cefa_shards) -> Path:
-    document = yaml.safe_load((REPO / "params.yaml").read_text())
-    document["train"] |= {"manifests": str(cefa_shards.manifests), "shards": str(cefa_shards.out),
-                          "out": str(tmp_path / "{dataset}-{protocol}"), "width": 4, "epochs": 1, "batch_size": 2,
-                          "epoch_samples": 8, "num_workers": 1, "input_size": 64}
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
-
-
-def _torchrun(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    return params_with(tmp_path, "train", manifests=str(cefa_shards.manifests), shards=str(cefa_shards.out),
+                       out=str(tmp_path / "{dataset}-{protocol}"), width=4, epochs=1, batch_size=2, epoch_samples=8,
+                       num_workers=1, input_size=64)
 
 
 @pytest.mark.slow
 def test_torchrun_splits_evaluation_exactly_once_and_trains_with_ddp(cefa_shards, tmp_path):
-    result = _torchrun("tests/dist_eval_keys.py", str(cefa_shards.manifests), str(cefa_shards.out), str(tmp_path))
+    result = torchrun("tests/dist_eval_keys.py", str(cefa_shards.manifests), str(cefa_shards.out), str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     samples = pd.read_parquet(cefa_shards.manifests / "samples.parquet")
@@ -116,7 +107,7 @@ def test_torchrun_splits_evaluation_exactly_once_and_trains_with_ddp(cefa_shards
     assert sorted(ranks[0] + ranks[1]) == sorted(
         samples[samples["shard"].isin([s[:-4] for s in index["shards"]])]["key"])
 
-    result = _torchrun("-m", "training.train", "--dataset", "cefa", "--protocol", "4@1",
+    result = torchrun("-m", "training.train", "--dataset", "cefa", "--protocol", "4@1",
                        "--params", str(_params(tmp_path, cefa_shards)))
     assert result.returncode == 0, result.stderr[-3000:]
     state = load_checkpoint(tmp_path / "cefa-4_1" / "checkpoint.pt")
@@ -177,10 +168,8 @@ def test_a_bad_score_file_is_one_error_line_and_exit_1(tmp_path, caplog):
 
 
 def test_a_mistyped_final_head_in_params_stops_training_before_it_starts(tmp_path, capsys):
-    document = yaml.safe_load((REPO / "params.yaml").read_text())
-    document["train"]["final_head"] = "wholes"
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
-    assert train_main(["--dataset", "cefa", "--protocol", "4_1", "--params", str(tmp_path / "params.yaml")]) == 2
+    params = params_with(tmp_path, "train", final_head="wholes")
+    assert train_main(["--dataset", "cefa", "--protocol", "4_1", "--params", str(params)]) == 2
     assert "train.final_head: 'wholes' is not one of whole, shared" in capsys.readouterr().err
 
 
@@ -214,8 +203,7 @@ def test_the_readme_paper_configuration_gives_the_papers_recipe(cefa_shards):
 
 def test_training_pointed_at_a_missing_shard_folder_stops_at_once_and_says_where(cefa_shards, tmp_path):
     """It used to run for good, skipping "No such file" about 50,000 times a second."""
-    command = [sys.executable, "-m", "training.train", "--dataset", "cefa", "--protocol", "4@1",
-               "--manifests", str(cefa_shards.manifests), "--shards", str(tmp_path / "wrong folder")]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = run_command(["training.train", "--dataset", "cefa", "--protocol", "4@1",
+                        "--manifests", str(cefa_shards.manifests), "--shards", str(tmp_path / "wrong folder")])
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"splits.json expects the shards in {tmp_path / 'wrong folder'}" in done.stderr, done.stderr
