@@ -12,6 +12,7 @@ import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,17 @@ class Manifests:
     samples: pd.DataFrame
     rejects: pd.DataFrame
     shards: pd.DataFrame
+
+    @cached_property
+    def unpaired(self) -> dict[str, dict[str, list[int]]]:
+        """video_id → modality → the frame numbers it lacks that another modality of the recording has."""
+        found: dict[str, dict[str, list[int]]] = {}
+        for video in self.videos.to_dict("records"):
+            missing = {mod: [int(n) for n in video[f"missing_frames_{mod}"]] for mod in MODALITIES
+                       if video.get(f"missing_frames_{mod}") is not None and len(video[f"missing_frames_{mod}"])}
+            if missing:
+                found[video["video_id"]] = missing
+        return found
 
 
 def load_manifests(folder: Location) -> Manifests:
@@ -275,7 +287,7 @@ def frame_size_table(sizes: pd.DataFrame) -> pd.DataFrame:
 def handling_table(m: Manifests) -> pd.DataFrame:
     """How many windows needed size or gap handling, and how many recordings lost frames to pairing."""
     samples, videos = m.samples, m.videos
-    unpaired = _unpaired(videos)
+    unpaired = m.unpaired
     rows = [
         ("windows", len(samples), 1.0),
         ("windows whose frames differ in size (sizes_vary)", int(samples["sizes_vary"].sum()),
@@ -292,17 +304,6 @@ def _share(count: int, total: int) -> float:
     return float(count) / total if total else 0.0
 
 
-def _unpaired(videos: pd.DataFrame) -> dict[str, dict[str, list[int]]]:
-    """video_id → modality → the frame numbers it lacks that another modality of the recording has."""
-    found: dict[str, dict[str, list[int]]] = {}
-    for video in videos.to_dict("records"):
-        missing = {mod: [int(n) for n in video[f"missing_frames_{mod}"]] for mod in MODALITIES
-                   if video.get(f"missing_frames_{mod}") is not None and len(video[f"missing_frames_{mod}"])}
-        if missing:
-            found[video["video_id"]] = missing
-    return found
-
-
 def _skipped_everywhere(video: dict) -> list[int]:
     """Frame numbers no modality has, between a recording's first and last (at its usual step)."""
     numbers = sorted({n for values in manifest_frame_numbers(video).values() for n in values})
@@ -315,7 +316,7 @@ def _skipped_everywhere(video: dict) -> list[int]:
 def gap_table(m: Manifests) -> pd.DataFrame:
     """Recordings that lost frames to pairing or have windows that skip a number: which numbers, which
     modality, how many paired frames remain, and how many of their windows skip a number."""
-    unpaired = _unpaired(m.videos)
+    unpaired = m.unpaired
     gaps = m.samples.groupby("video_id")["frame_gap"].agg(windows="size", gap_windows="sum")
     ids = set(unpaired) | set(gaps.index[gaps["gap_windows"] > 0])
     rows = []
