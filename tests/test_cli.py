@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -148,17 +149,37 @@ def guide_commands() -> list[tuple[str, str | None]]:
 
 
 def dvc_commands() -> set[str]:
-    """Every stage command of dvc.yaml with its foreach items filled in."""
+    """Every stage command of dvc.yaml with its foreach items, or its matrix of params.yaml's values, filled in."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
     found = set()
     for stage in stages.values():
-        items = stage.get("foreach", {})
         cmd = stage.get("do", stage).get("cmd", "")
-        for key, item in (items.items() if isinstance(items, dict) else ((i, i) for i in items)):
-            values = {"key": key} | ({f"item.{k}": v for k, v in item.items()} if isinstance(item, dict)
-                                     else {"item": item})
+        for values in stage_items(stage, params):
             found.add(re.sub(r"\$\{([\w.]+)\}", lambda m, values=values: str(values.get(m.group(1), m.group(0))), cmd))
     return found
+
+
+def stage_items(stage: dict, params: dict) -> list[dict[str, object]]:
+    """The values a foreach or matrix stage is generated with (``key``, ``item``, ``item.<name>``)."""
+    if "matrix" in stage:
+        axes = {name: _param(params, values) for name, values in stage["matrix"].items()}
+        return [{f"item.{name}": value for name, value in zip(axes, combination)}
+                for combination in itertools.product(*axes.values())]
+    items = stage.get("foreach", {})
+    return [{"key": key} | ({f"item.{k}": v for k, v in item.items()} if isinstance(item, dict) else {"item": item})
+            for key, item in (items.items() if isinstance(items, dict) else ((i, i) for i in items))]
+
+
+def _param(params: dict, reference: object) -> object:
+    """``${runs.seeds}`` → params.yaml's value; anything else as it is."""
+    match = re.fullmatch(r"\$\{([\w.]+)\}", str(reference))
+    if not match:
+        return reference
+    value: object = params
+    for part in match.group(1).split("."):
+        value = value[part]
+    return value
 
 
 def test_every_guide_command_is_run_by_a_test_or_by_make_demo():

@@ -8,18 +8,14 @@ one documented change in params.yaml.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipeline.demo import generate
 
-REPO = Path(__file__).resolve().parent.parent
+from .project import copy_project, dvc, set_params
+
 SURF_STAGES = ["demo@surf", "index@surf", "shard@surf", "verify@surf", "report@surf"]
 
 
@@ -29,30 +25,8 @@ def tree_state(root: Path) -> dict[str, tuple[str, int]]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def copy_project(target: Path) -> None:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split()
-    for name in listed:
-        if (REPO / name).is_file() and not name.startswith("tests/"):
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, target / name)
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
-
-
-def set_params(project: Path, **changes) -> None:
-    path = project / "params.yaml"
-    document = yaml.safe_load(path.read_text())
-    for key, value in changes.items():
-        section, name = key.split("__")
-        document[section][name] = value
-    path.write_text(yaml.safe_dump(document))
-
-
 def dvc_repro(project: Path) -> None:
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", *SURF_STAGES], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    dvc(project, "repro", *SURF_STAGES)
 
 
 @pytest.mark.slow

@@ -232,7 +232,7 @@ def test_write_report_files(tmp_path):
     strict = dict(parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     metrics = json.loads(paths["metrics"].read_text(), **strict)
     assert metrics["threshold"] == pytest.approx(0.625)
-    assert set(metrics) == {"threshold", "dev", "test"}
+    assert set(metrics) == {"rule", "threshold", "dev", "test"} and metrics["rule"] == "eer"
     assert metrics["test"]["acer"] == pytest.approx(0.25) and metrics["test"]["own_eer"] == 0.25
     assert metrics["test"]["apcer"] == 0.0 and metrics["test"]["acer_worst_pai"] == pytest.approx(0.25)
     assert metrics["test"]["apcer_per_pai"] == {"print": 0.0, "replay": 0.0}

@@ -37,6 +37,10 @@ def test_training_mistakes(cefa_shards, tmp_path):
     assert_refused(run([*evaluate, "--protocol", "4@1", "--checkpoint", str(trained_elsewhere)]),
                    "was trained on cefa protocol 3_1, not cefa 4_1")
     assert_refused(run([*evaluate, "--protocol", "4@1", "--rule", "eer20"]), "expected eer or bpcerN")
+    seed_0 = checkpoint_of(tmp_path / "seed-0" / "checkpoint.pt", "4_1")
+    assert_refused(run([*evaluate, "--protocol", "4_1", "--seed", "1", "--checkpoint", str(seed_0)]),
+                   "was trained with seed 0, not 1: pass --seed 0")
+    assert_refused(run([*evaluate, "--run", "cefa-4_1"]), "--run names the dataset and protocol: give it alone")
 
 
 @pytest.mark.parametrize(("section", "setting", "expected"), [

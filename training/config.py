@@ -14,6 +14,7 @@ from pipeline.storage import is_url
 from .augment import AugmentConfig
 from .model import FINAL_HEADS
 from .resnet import IMAGENET_WIDTH
+from .tables import RunName, load_tables
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -48,6 +49,8 @@ class TrainConfig:
     colour: float = 0.2
     init_weights: str | None = None
     fail_on_corrupt: bool = False
+    #: The run this protocol was trained for (``oulu-3`` for fold 3_1 of ``--run oulu-3``): the ``{run}`` of the paths.
+    run: str = ""
 
     def __post_init__(self) -> None:
         # a mistyped choice or an impossible number in params.yaml fails here, before any shard is read
@@ -84,13 +87,39 @@ class TrainConfig:
         return AugmentConfig(self.input_size, self.max_rotation, True, self.colour)
 
 
-#: The keys of params.yaml's train section.
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"dataset", "protocol"}
+#: The keys of params.yaml's train section. The seed is not one: a run's seeds are params.yaml's runs.seeds (dvc
+#: repro) or --seed, so that one setting decides them.
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"dataset", "protocol", "seed", "run"}
 
 
-def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainConfig:
+def run_name(args: argparse.Namespace) -> RunName:
+    """The run a command was asked for: ``--run oulu-3``, or ``--dataset oulu --protocol 3``."""
+    if getattr(args, "run", None):
+        if args.dataset or args.protocol:
+            raise UsageError("--run names the dataset and protocol: give it alone, or --dataset and --protocol")
+        return RunName.parse(args.run)
+    if not (args.dataset and args.protocol):
+        raise UsageError("give --dataset and --protocol (or --run <dataset>[-<protocol>], e.g. --run oulu-3)")
+    return RunName(args.dataset, args.protocol)
+
+
+def run_protocols(run: RunName, index: SplitIndex) -> tuple[RunName, list[str]]:
+    """The run under its canonical name, and the protocols it stands for: every fold of a row of the dataset's
+    table (``training/tables.yaml``: ``oulu-3`` is 3_1 … 3_6; ``oulu`` every row), else the one protocol the name
+    or alias is in ``splits.json`` (``4@1`` is ``4_1``)."""
+    tables = load_tables()
+    table = tables.datasets.get(run.dataset)
+    rows = {row.protocol for row in table.rows if row.has_folds} if table else set()
+    if run.protocol is None or run.protocol in rows:
+        return run, (table or tables.dataset(run.dataset)).folds_of(run.protocol)
+    protocol = index.resolve(run.protocol)
+    return RunName(run.dataset, protocol), [protocol]
+
+
+def config_from_args(args: argparse.Namespace, params: dict[str, Any], run: RunName | None = None) -> TrainConfig:
     """The command line over ``params`` (the ``train`` section); the protocol is resolved through the
-    manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``), and the path templates filled in."""
+    manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``), and the path templates filled in (``{run}``:
+    the run's name, ``oulu-3`` for fold 3_1 of ``--run oulu-3``; default ``<dataset>-<protocol>``)."""
     values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
     if isinstance(values.get("lr_milestones"), list):  # YAML's list; anything else is refused by TrainConfig
         values["lr_milestones"] = tuple(values["lr_milestones"])
@@ -99,13 +128,36 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any]) -> TrainC
             raise UsageError(f"no --{name} given and no params.yaml with a train.{name} setting: pass --{name} DIR")
     # the settings are checked (TrainConfig's own checks) before any file is read
     config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
-    manifests = config.manifests.format(dataset=args.dataset)
+    manifests = fill("train.manifests", config.manifests, {"dataset": args.dataset})
     index = SplitIndex.load(manifests)
     protocol = index.resolve(args.protocol)
     if index.crop_size is not None and config.input_size > index.crop_size:
         raise UsageError(f"train.input_size = {config.input_size} is larger than the shards' {index.crop_size}-pixel "
                          f"crops ({index.path}): set input_size {index.crop_size} or less, or shard again with a "
                          "larger shard.crop_size")
-    return replace(config, protocol=protocol, manifests=manifests,
-                   shards=config.shards.format(dataset=args.dataset, protocol=protocol),
-                   out=config.out.format(dataset=args.dataset, protocol=protocol))
+    names = {"dataset": args.dataset, "protocol": protocol, "seed": config.seed,
+             "run": str(run or RunName(args.dataset, protocol))}
+    return replace(config, protocol=protocol, run=names["run"], manifests=manifests,
+                   shards=fill("train.shards", config.shards, names), out=fill("train.out", config.out, names))
+
+
+def fill(setting: str, template: str, names: dict[str, Any]) -> str:
+    """A path template with its ``{placeholders}`` filled in; an unknown one is refused in one line."""
+    try:
+        return template.format(**names)
+    except (KeyError, IndexError, ValueError) as error:
+        raise UsageError(f"{setting} = {template!r}: cannot fill in {error}; its placeholders are "
+                         f"{', '.join('{' + name + '}' for name in names)}") from None
+
+
+def fold_configs(args: argparse.Namespace, params: dict[str, Any]) -> list[TrainConfig]:
+    """The settings of every protocol a command's run stands for (:func:`run_protocols`), each checked, in order."""
+    run = run_name(args)
+    template = args.manifests or params.get("manifests")
+    if template is None:
+        raise UsageError("no --manifests given and no params.yaml with a train.manifests setting: pass --manifests DIR")
+    run, protocols = run_protocols(run, SplitIndex.load(fill("train.manifests", str(template),
+                                                            {"dataset": run.dataset})))
+    values = vars(args) | {"run": None, "dataset": run.dataset}
+    return [config_from_args(argparse.Namespace(**(values | {"protocol": protocol})), params, run)
+            for protocol in protocols]

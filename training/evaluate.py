@@ -1,13 +1,15 @@
 """Evaluate on a protocol: threshold chosen on dev, applied unchanged to test.
 
-    python -m training.evaluate --dataset cefa --protocol 4_1 [--checkpoint models/cefa-4_1/checkpoint.pt]
+    python -m training.evaluate --dataset cefa --protocol 4_1 [--seed N] [--checkpoint PATH]
+    python -m training.evaluate --run oulu-3 --seed 1     # every fold of OULU-NPU Protocol 3
     python -m training.evaluate --scores-dev dev.csv --scores-test test.csv --out results/other-model
 
-With a checkpoint, every dev and test window is scored by SD-Net and video scores are the mean of
-their windows. Any other model's per-video scores can be evaluated the same way from CSV files with
-the columns ``video_id,score,is_bonafide,attack_type`` (score higher = more bona fide). Writes
-``metrics.json`` (for ``dvc metrics show``), ROC/DET data (for ``dvc plots``), ``roc.png`` and ``det.png``
-(the dev threshold's operating point marked) and per-video scores.
+With a checkpoint (default: ``checkpoint.pt`` in the protocol's ``train.out``), every dev and test window is
+scored by SD-Net and video scores are the mean of their windows; the report goes to ``evaluate.out``. Any other
+model's per-video scores can be evaluated the same way from CSV files with the columns
+``video_id,score,is_bonafide,attack_type`` (score higher = more bona fide). Writes ``metrics.json`` (the rule,
+the run's dataset, protocol and seed, and the numbers: what ``training.results`` tabulates), ROC/DET data,
+``roc.png`` and ``det.png`` (the dev threshold's operating point marked) and per-video scores.
 
 Per-group rates and BiasERR (``--group-by``, default ``ethnicity``) come from that column of the score
 table; SD-Net runs, and CSV runs given ``--manifests``, join it from ``videos.parquet`` by video_id.
@@ -18,6 +20,7 @@ import argparse
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from torch import Tensor
@@ -29,7 +32,7 @@ from pipeline.format.splits import SplitIndex
 from pipeline.params import load_section, suggestion
 
 from .checkpoint import load_checkpoint, load_trained
-from .config import TRAIN_KEYS, TrainConfig, config_from_args
+from .config import TRAIN_KEYS, TrainConfig, fill, fold_configs
 from .distributed import setup, teardown
 from .metrics import evaluate_split_scores, threshold_rule, write_report
 from .model import SDNet
@@ -107,6 +110,8 @@ class _RenamedModel:
 
 #: What per-group rates are reported by, where the data has it and no --group-by is given.
 DEFAULT_GROUP = "ethnicity"
+#: The keys of params.yaml's evaluate section.
+EVALUATE_KEYS = {"out", "rule"}
 
 
 def with_attribute(scores: pd.DataFrame, manifests: str | Path, column: str | None) -> pd.DataFrame:
@@ -124,8 +129,12 @@ def with_attribute(scores: pd.DataFrame, manifests: str | Path, column: str | No
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", help="<dataset>[-<protocol>] instead of --dataset and --protocol: oulu-3 evaluates "
+                                      "every fold of OULU-NPU's row 3, oulu every row of its table")
     parser.add_argument("--dataset", help="dataset of the protocol (with --protocol)")
-    parser.add_argument("--protocol", help="protocol name or alias (4_1, 4@1, p4.1)")
+    parser.add_argument("--protocol", help="protocol name or alias (4_1, 4@1, p4.1), or a row with folds (3)")
+    parser.add_argument("--seed", type=int, help="the seed the model was trained with (fills {seed} in the paths; "
+                                                 "default: 0)")
     parser.add_argument("--checkpoint", type=Path, help="the model to evaluate (default: <train.out>/checkpoint.pt; "
                         "after `train --out DIR`, give DIR/checkpoint.pt): it must have been trained on --protocol")
     parser.add_argument("--manifests", help="manifest folder or URL with splits.json and videos.parquet (default: "
@@ -134,18 +143,18 @@ def _parser() -> argparse.ArgumentParser:
                                          "train.shards)")
     parser.add_argument("--scores-dev", type=Path, help="per-video dev scores of any model (CSV)")
     parser.add_argument("--scores-test", type=Path, help="per-video test scores of any model (CSV)")
-    parser.add_argument("--out", type=storage.local_folder, help="local report folder (default: eval/ beside the "
-                                                                 "checkpoint)")
-    parser.add_argument("--rule", default="eer", type=_rule, metavar="{eer,bpcerN}",
+    parser.add_argument("--out", type=storage.local_folder, help="local report folder (default: evaluate.out, or eval/ "
+                                                                 "beside a --checkpoint)")
+    parser.add_argument("--rule", type=_rule, metavar="{eer,bpcerN}",
                         help="threshold rule applied on dev: eer (pooled APCER = BPCER) or bpcerN, e.g. bpcer20 "
-                             "(worst attack type's APCER <= 1/N) (default: eer)")
+                             "(worst attack type's APCER <= 1/N) (default: evaluate.rule, else eer)")
     parser.add_argument("--group-by",
                         help="column to report APCER/BPCER/ACER per value of, with BiasERR, where a split holds "
                              "two or more values; rows without a value count in every group; a column named here "
                              "must exist (default: ethnicity, where the data has it; none: off)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the train section's paths and batch size, "
-                                                    "and the storage section, from (default: the working "
-                                                    "directory's, else the project's)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read the evaluate section, the train section's "
+                                                    "paths and batch size, and the storage section, from (default: "
+                                                    "the working directory's, else the project's)")
     add_verbosity_arguments(parser)
     return parser
 
@@ -157,19 +166,29 @@ def _rule(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _checkpoint_scores(args: argparse.Namespace, named_group: bool) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
-    """Dev and test video scores of the protocol's checkpoint (with the --group-by column), and the report folder;
-    a ``named_group`` column must be in videos.parquet (checked before any scoring)."""
-    train_args = argparse.Namespace(dataset=args.dataset, protocol=args.protocol, manifests=args.manifests,
-                                    shards=args.shards)
-    config = config_from_args(train_args, load_section("train", args.params, known=TRAIN_KEYS))
-    checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
-    check_trained_on(checkpoint, config)
+def _checkpoint_runs(args: argparse.Namespace, named_group: bool) -> list[tuple[TrainConfig, Path, Path]]:
+    """(settings, checkpoint, report folder) of every protocol the command's run stands for, each checkpoint checked
+    to be a model of its protocol and seed, and a ``named_group`` column checked to be in videos.parquet, before any
+    scoring."""
+    train_args = argparse.Namespace(run=args.run, dataset=args.dataset, protocol=args.protocol, seed=args.seed,
+                                    manifests=args.manifests, shards=args.shards)
+    configs = fold_configs(train_args, load_section("train", args.params, known=TRAIN_KEYS))
+    if len(configs) > 1 and args.checkpoint:
+        raise UsageError(f"--checkpoint names one model, this run has {len(configs)} protocols: pass one protocol")
+    template = str(args.out) if args.out else None if args.checkpoint else _settings(args.params).get("out")
+    if len(configs) > 1 and "{protocol}" not in str(template):
+        raise UsageError(f"--out {template}: {len(configs)} protocols would share it; put {{protocol}} in it")
+    runs = []
+    for config in configs:
+        checkpoint = args.checkpoint or Path(config.out) / "checkpoint.pt"
+        check_trained_on(checkpoint, config)
+        names = {"dataset": config.dataset, "protocol": config.protocol, "seed": config.seed, "run": config.run}
+        out = Path(fill("evaluate.out", str(template), names)) if template else checkpoint.parent / "eval"
+        runs.append((config, checkpoint, out))
     if named_group:
-        _check_group_column(args.group_by, storage.parquet_columns(storage.join(config.manifests, "videos.parquet")))
-    dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
-    dev, test = (with_attribute(table, config.manifests, args.group_by) for table in (dev, test))
-    return dev, test, args.out or checkpoint.parent / "eval"
+        videos = storage.join(configs[0].manifests, "videos.parquet")
+        _check_group_column(args.group_by, storage.parquet_columns(videos))
+    return runs
 
 
 def _check_group_column(column: str, columns: Iterable[str]) -> None:
@@ -180,13 +199,22 @@ def _check_group_column(column: str, columns: Iterable[str]) -> None:
 
 
 def check_trained_on(checkpoint: Path, config: TrainConfig) -> None:
-    """The checkpoint must be a model of this dataset and protocol: evaluate never scores another model silently."""
+    """The checkpoint must be a model of this dataset, protocol and seed: evaluate never scores another model
+    silently."""
     trained = load_checkpoint(checkpoint).get("config", {})
     if (trained.get("dataset"), trained.get("protocol")) != (config.dataset, config.protocol):
         raise UsageError(f"{checkpoint} was trained on {trained.get('dataset')} protocol {trained.get('protocol')}, "
                          f"not {config.dataset} {config.protocol}: pass --checkpoint of a {config.protocol} model")
-    log.info("evaluating %s (%s %s, %d epochs, %s head)", checkpoint, config.dataset, config.protocol,
-             trained.get("epochs", 0), trained.get("final_head", "shared"))
+    seed = trained.get("seed", 0)  # checkpoints of the runs before seeds were named: seed 0
+    if seed != config.seed:
+        raise UsageError(f"{checkpoint} was trained with seed {seed}, not {config.seed}: pass --seed {seed}")
+    log.info("evaluating %s (%s %s, seed %d, %d epochs, %s head)", checkpoint, config.dataset, config.protocol,
+             config.seed, trained.get("epochs", 0), trained.get("final_head", "shared"))
+
+
+def _settings(path: Path | None) -> dict[str, Any]:
+    """params.yaml's evaluate section."""
+    return load_section("evaluate", path, known=EVALUATE_KEYS)
 
 
 @command("python -m training.evaluate")
@@ -195,37 +223,47 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args)
     storage.configure(load_section("storage", args.params))
+    args.rule = args.rule or _rule(str(_settings(args.params).get("rule") or "eer"))
     named_group = args.group_by is not None and args.group_by.lower() != "none"
     args.group_by = DEFAULT_GROUP if args.group_by is None else args.group_by if named_group else None
     if args.scores_dev or args.scores_test:
         if not (args.scores_dev and args.scores_test and args.out):
             parser.error("--scores-dev, --scores-test and --out go together")
-    elif not (args.dataset and args.protocol):
-        parser.error("give --dataset and --protocol (or --scores-dev/--scores-test)")
+        return _evaluate_score_files(args, named_group)
+    for config, checkpoint, out in _checkpoint_runs(args, named_group):
+        dev, test = score_splits(config, checkpoint, ["dev", "test"], config.batch_size, config.num_workers)
+        dev, test = (with_attribute(table, config.manifests, args.group_by) for table in (dev, test))
+        identity = {"dataset": config.dataset, "protocol": config.protocol, "seed": config.seed, "run": config.run}
+        _report(evaluate_split_scores(dev, test, rule=args.rule, group_by=args.group_by), dev, test, out, identity)
+    return 0
+
+
+def _evaluate_score_files(args: argparse.Namespace, named_group: bool) -> int:
     try:
-        if args.scores_dev:
-            dev, test = (read_score_csv(path) for path in (args.scores_dev, args.scores_test))
-            if args.manifests:
-                dev, test = (with_attribute(table, args.manifests, args.group_by) for table in (dev, test))
-            out = args.out
-        else:
-            dev, test, out = _checkpoint_scores(args, named_group)
+        dev, test = (read_score_csv(path) for path in (args.scores_dev, args.scores_test))
+        if args.manifests:
+            dev, test = (with_attribute(table, args.manifests, args.group_by) for table in (dev, test))
         if named_group:
             _check_group_column(args.group_by, dev.columns)
         report = evaluate_split_scores(dev, test, rule=args.rule, group_by=args.group_by)
     except ValueError as error:  # a score file that does not follow the schema: bad data, named
         log.error("%s", error)
         return 1
-    write_report(report, dev, test, out)
-    write_curve_plots(dev, test, float(report["threshold"]), out)
-    _log_headline(report, args.rule, out)
+    _report(report, dev, test, args.out)
     return 0
 
 
-def _log_headline(report: dict, rule: str, out: Path) -> None:
+def _report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame, out: Path,
+            identity: dict[str, Any] | None = None) -> None:
+    write_report(report, dev, test, out, identity)
+    write_curve_plots(dev, test, float(report["threshold"]), out)
+    _log_headline(report, out)
+
+
+def _log_headline(report: dict, out: Path) -> None:
     test = report["test"]
     log.info("threshold %s (%s on dev) → test ACER %s (APCER %s, BPCER %s); worst attack type %s: ACER %s → %s",
-             report["threshold"], rule, test["acer"], test["apcer"], test["bpcer"], test["worst_pai"],
+             report["threshold"], report["rule"], test["acer"], test["apcer"], test["bpcer"], test["worst_pai"],
              test["acer_worst_pai"], out)
     if test["groups"] is not None:
         log.info("test BiasERR over %s: %s", test["groups"]["column"], test["groups"]["bias_err"])

@@ -156,15 +156,19 @@ def bias_err(per_group: dict[str, dict[str, Any]]) -> dict[str, float | None]:
 def threshold_at_eer(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[float, float]:
     """(threshold, EER): the operating point minimising |APCER_pooled - BPCER|, EER = their mean there.
 
-    Ties are broken towards the lowest such candidate. Every threshold in (next lower score,
-    candidate] gives the same rates; the midpoint of that interval is returned, so a dev split
+    Ties are broken towards the lowest such candidate; the gaps are compared exactly, as counts
+    (|accepted attacks × bona fide - rejected bona fide × attacks|), since rates that are equal as
+    fractions (1/4 - 1/6 and 1/3 - 1/4) can differ in floating point. Every threshold in (next lower
+    score, candidate] gives the same rates; the midpoint of that interval is returned, so a dev split
     whose classes separate gets the threshold half-way between them rather than on the edge of
     its bona fide scores (which would reject any slightly lower bona fide score on test).
     """
     s, b = _arrays(scores, is_bonafide)
     cand = _candidates(s)
     apcer, bp = _rates(s, b, cand)
-    i = int(np.argmin(np.abs(apcer - bp)))  # argmin returns the first, i.e. the lowest threshold
+    n_attack, n_bonafide = int((~b).sum()), int(b.sum())
+    accepted, rejected = np.rint(apcer * n_attack).astype(np.int64), np.rint(bp * n_bonafide).astype(np.int64)
+    i = int(np.argmin(np.abs(accepted * n_bonafide - rejected * n_attack)))  # the first: the lowest threshold
     threshold = float(cand[i]) if i == 0 or not np.isfinite(cand[i]) else float((cand[i - 1] + cand[i]) / 2)
     return threshold, float((apcer[i] + bp[i]) / 2)
 
@@ -343,7 +347,7 @@ GROUP_SUMMARY_KEYS = ("acer", "apcer", "bpcer", "acer_worst_pai", "n_bonafide", 
 
 
 def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The ``metrics.json`` document: numbers only (None where undefined).
+    """The ``metrics.json`` document: the threshold rule, then numbers only (None where undefined).
 
     Per split: :data:`SUMMARY_KEYS`, ``tpr@fpr=…``, ``apcer_per_pai`` and, for a split with groups,
     ``by_<column>`` (each group's :data:`GROUP_SUMMARY_KEYS`) and ``bias_err``.
@@ -357,7 +361,8 @@ def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
             out[f"by_{r['groups']['column']}"] = {g: {k: m[k] for k in GROUP_SUMMARY_KEYS} for g, m in per_group}
             out["bias_err"] = dict(r["groups"]["bias_err"])
         return out
-    return {"threshold": report["threshold"], "dev": split(report["dev"]), "test": split(report["test"])}
+    return {"rule": report["rule"], "threshold": report["threshold"], "dev": split(report["dev"]),
+            "test": split(report["test"])}
 
 
 def has_both_classes(table: pd.DataFrame) -> bool:
@@ -372,11 +377,11 @@ def plottable_splits(dev: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.Data
 
 
 def write_report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame,
-                 out_dir: str | Path) -> dict[str, Path]:
+                 out_dir: str | Path, identity: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write the evaluation outputs into ``out_dir`` and return their paths by name.
 
-    ``metrics.json`` (:func:`metrics_summary`, for ``dvc metrics show``), ``report.json`` (the full
-    report), ``roc_{dev,test}.csv`` (threshold,fpr,tpr) and ``det_{dev,test}.csv``
+    ``metrics.json`` (the run's ``identity``, e.g. dataset, protocol and seed, and :func:`metrics_summary`),
+    ``report.json`` (the full report), ``roc_{dev,test}.csv`` (threshold,fpr,tpr) and ``det_{dev,test}.csv``
     (threshold,apcer,bpcer) — one file per split, so ``dvc plots`` can overlay them as separate lines
     with its stock templates — and ``scores_{dev,test}.csv`` (per video, plus ``accepted`` at the
     dev threshold).
@@ -385,7 +390,7 @@ def write_report(report: dict[str, Any], dev: pd.DataFrame, test: pd.DataFrame,
     out.mkdir(parents=True, exist_ok=True)
     threshold = float(report["threshold"])  # "inf" parses too
     paths = {"metrics": out / "metrics.json", "report": out / "report.json"}
-    write_json_atomic(metrics_summary(report), paths["metrics"])
+    write_json_atomic((identity or {}) | metrics_summary(report), paths["metrics"])
     write_json_atomic(report, paths["report"])
     for name, table in (("dev", dev), ("test", test)):
         table = validate_scores(table, name)

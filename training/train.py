@@ -1,12 +1,13 @@
-"""Train SD-Net on one protocol split by streaming its shards.
+"""Train SD-Net on one protocol split by streaming its shards, or on each fold of a protocol in turn.
 
-    python -m training.train --dataset cefa --protocol 4_1 [--epochs N] [--init-weights resnet18.pth] [--resume]
+    python -m training.train --dataset cefa --protocol 4_1 [--seed N] [--epochs N] [--init-weights resnet18.pth]
+    python -m training.train --run oulu-3 --seed 1        # every fold of OULU-NPU Protocol 3, one after another
     torchrun --nproc-per-node 2 -m training.train --dataset cefa --protocol 4_1
 
-Defaults come from ``params.yaml`` (section ``train``). Each epoch streams the train split (resampled
-shards, seeded by seed + epoch so a resumed run sees the same stream), scores the dev split, logs
-with dvclive and saves ``checkpoint.pt`` (atomically; loaded with ``weights_only=True``).
-CUDA with mixed precision when present; DistributedDataParallel under ``torchrun``.
+Defaults come from ``params.yaml`` (section ``train``; ``train.out`` names each protocol's folder). Each epoch
+streams the train split (resampled shards, seeded by seed + epoch so a resumed run sees the same stream),
+scores the dev split, logs with dvclive and saves ``checkpoint.pt`` (atomically; loaded with
+``weights_only=True``). CUDA with mixed precision when present; DistributedDataParallel under ``torchrun``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pipeline.format.splits import SplitIndex, SplitShards
 from pipeline.params import load_section
 
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
-from .config import TRAIN_KEYS, TrainConfig, config_from_args
+from .config import TRAIN_KEYS, TrainConfig, fold_configs
 from .data import CorruptSamples, loader, train_pipeline
 from .distributed import DistInfo, SDNetOrDDP, setup, teardown, unwrap
 from .metrics import pad_metrics, threshold_at_eer
@@ -157,12 +158,18 @@ def dev_metrics(videos) -> dict[str, float]:
 @command("python -m training.train")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, help="the dataset of the manifests (fills {dataset} in the paths)")
-    parser.add_argument("--protocol", required=True, help="protocol name or alias (4_1, 4@1, p4.1)")
+    parser.add_argument("--run", help="<dataset>[-<protocol>] instead of --dataset and --protocol: oulu-3 trains every "
+                                      "fold of OULU-NPU's row 3 (3_1 ... 3_6), oulu every row of its table")
+    parser.add_argument("--dataset", help="the dataset of the manifests (fills {dataset} in the paths)")
+    parser.add_argument("--protocol", help="protocol name or alias (4_1, 4@1, p4.1), or a row with folds (3: every "
+                                           "fold of it, one after the other)")
+    parser.add_argument("--seed", type=int, help="random seed of the weights and the sample stream (default: 0; "
+                                                 "dvc repro trains each of params.yaml's runs.seeds)")
     parser.add_argument("--manifests", help="manifest folder or URL (s3://bucket/prefix) with splits.json (default: "
                                             "train.manifests)")
     parser.add_argument("--shards", help="shard folder or URL, streamed from (default: train.shards)")
-    parser.add_argument("--out", help="local checkpoint and log folder (default: train.out)")
+    parser.add_argument("--out", help="local checkpoint and log folder (default: train.out; {protocol} and the other "
+                                      "placeholders are filled in per protocol)")
     parser.add_argument("--epochs", type=int, help="epochs to train (default: train.epochs)")
     parser.add_argument("--batch-size", type=int, dest="batch_size", help="samples a batch, per process "
                                                                          "(default: train.batch_size)")
@@ -184,14 +191,20 @@ def main(argv: list[str] | None = None) -> int:
     storage.configure(load_section("storage", args.params))
     resume, device = args.resume, args.device
     del args.resume, args.device, args.params, args.quiet, args.verbose
-    config = config_from_args(args, params)  # settings, protocol and splits.json checked before any work
-    splits = train_splits(config)  # every shard there, before any process group or worker starts
-    checkpoint = Path(config.out) / "checkpoint.pt"
+    configs = fold_configs(args, params)  # settings, protocols and splits.json checked before any work
+    splits = [train_splits(config) for config in configs]  # every shard there, before any process starts
+    if resume and len(configs) > 1:
+        raise UsageError(f"--resume continues one protocol's run, this run has {len(configs)}: pass one protocol")
+    checkpoint = Path(configs[0].out) / "checkpoint.pt"
     if resume and not checkpoint.is_file():
         raise UsageError(f"--resume: no checkpoint at {checkpoint} to continue from (drop --resume to start afresh)")
     dist = setup(device)
     try:
-        run(config, resume=resume, dist=dist, splits=splits)
+        for number, (config, fold_splits) in enumerate(zip(configs, splits), 1):
+            if dist.is_main:
+                log.info("training %s %s, seed %d (%d of %d) → %s", config.dataset, config.protocol, config.seed,
+                         number, len(configs), config.out)
+            run(config, resume=resume, dist=dist, splits=fold_splits)
     finally:
         teardown()
     return 0
