@@ -29,15 +29,12 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-import pandas as pd
-
 from .listfiles import FasDatasetLists
 from .probe import VIDEO_SUFFIXES, video_frame_count
-from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
+from .records import Problem, Recording, Scan, ScanError, make_recording
 from .replay_attack import read_face_file as read_face_file  # bob's CASIA-FASD boxes: Replay-Attack's format
 from .walk import add_parsed, add_video, mirrored_annotations, release_base, subdirs
 from ..paths import escapes_root
-from ..protocols import ProtocolSpec
 
 NAME = "casia_fasd"
 #: What a raw root holds, for messages: the release's own top folder as it ships.
@@ -143,13 +140,6 @@ def release_path(path: str) -> PurePosixPath:
 
 LISTS = FasDatasetLists("CASIA_FASD", "grandtest", video_id, release_path)
 
-
-def read_lists(lists_dir: Path) -> list[ListEntry]:
-    """Parse CASIA-FAS-Dataset's ``CASIA_FASD/video_{train,dev,test}.txt`` under ``lists_dir``."""
-    return LISTS.read(lists_dir)
-
-
-def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
-    """CASIA-FAS-Dataset's list files of grandtest."""
-    return LISTS.format(members)
+#: The adapter's list reader and writer: CASIA-FAS-Dataset's ``CASIA_FASD/video_{train,dev,test}.txt``.
+read_lists, format_lists = LISTS.read, LISTS.format
 

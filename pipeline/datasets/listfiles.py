@@ -94,6 +94,7 @@ class FasDatasetLists:
     release_path: Callable[[str], PurePosixPath]
 
     def read(self, lists_dir: Path) -> list[ListEntry]:
+        """Every ``video_{train,dev,test}.txt`` of this folder under ``lists_dir`` (an adapter's ``read_lists``)."""
         pattern = re.compile(rf"^(?:(?:.*/)?{re.escape(self.folder)}/)?video_(?P<split>train|dev|test)\.txt$")
         return read_list_files(lists_dir, pattern, self._parse_line)
 
@@ -105,8 +106,8 @@ class FasDatasetLists:
         video_id = self.video_id(PurePosixPath(*path.parts[1:]))
         return ListEntry(self.protocol, match["split"], video_id, FAS_DATASET_LABELS.parse(token), source)
 
-    def format(self, members: pd.DataFrame) -> dict[str, list[str]]:
-        """The list files of this format for the protocol it covers."""
+    def format(self, members: pd.DataFrame, spec: object = None) -> dict[str, list[str]]:
+        """The list files of the protocol these lists cover (an adapter's ``format_lists``; ``spec`` unused)."""
         files = {}
         for split, rows in members[members["protocol"] == self.protocol].groupby("split"):
             files[f"{self.folder}/video_{split}.txt"] = [

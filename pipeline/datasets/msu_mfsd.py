@@ -31,15 +31,13 @@ import re
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import pandas as pd
 
 from .boxes import read_frame_boxes
 from .listfiles import FasDatasetLists
 from .probe import video_frame_count, video_rotation
-from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
+from .records import Problem, Recording, Scan, ScanError, make_recording
 from .walk import release_base, subdirs, video_folder
 from ..errors import UsageError
-from ..protocols import ProtocolSpec
 
 NAME = "msu_mfsd"
 #: What a raw root holds, for messages: the release's own top folder as it ships.
@@ -151,15 +149,8 @@ def release_path(path: str) -> PurePosixPath:
 
 LISTS = FasDatasetLists("MSU_MFSD", "grandtest", video_id, release_path)
 
-
-def read_lists(lists_dir: Path) -> list[ListEntry]:
-    """Parse CASIA-FAS-Dataset's ``MSU_MFSD/video_{train,dev,test}.txt`` under ``lists_dir``."""
-    return LISTS.read(lists_dir)
-
-
-def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
-    """CASIA-FAS-Dataset's list files of grandtest."""
-    return LISTS.format(members)
+#: The adapter's list reader and writer: CASIA-FAS-Dataset's ``MSU_MFSD/video_{train,dev,test}.txt``.
+read_lists, format_lists = LISTS.read, LISTS.format
 
 
 # -- the face files beside each video ----------------------------------------------------------------

@@ -31,14 +31,12 @@ import re
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import pandas as pd
 
 from .boxes import from_corner_and_size, read_frame_boxes
 from .listfiles import FasDatasetLists
 from .probe import VIDEO_SUFFIXES, video_frame_count
-from .records import ListEntry, Problem, Recording, Scan, ScanError, make_recording
+from .records import Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_video, mirrored_annotations, release_base, subdirs
-from ..protocols import ProtocolSpec
 
 NAME = "replay_attack"
 #: What a raw root holds, for messages.
@@ -174,15 +172,8 @@ def release_path(path: str) -> PurePosixPath:
 
 LISTS = FasDatasetLists("ReplayAttack", "grandtest", video_id, release_path)
 
-
-def read_lists(lists_dir: Path) -> list[ListEntry]:
-    """Parse CASIA-FAS-Dataset's ``ReplayAttack/video_{train,dev,test}.txt`` under ``lists_dir``."""
-    return LISTS.read(lists_dir)
-
-
-def format_lists(members: pd.DataFrame, spec: ProtocolSpec) -> dict[str, list[str]]:
-    """CASIA-FAS-Dataset's list files of grandtest (the other protocols have no published lists)."""
-    return LISTS.format(members)
+#: The adapter's list reader and writer: CASIA-FAS-Dataset's ``ReplayAttack/video_{train,dev,test}.txt``.
+read_lists, format_lists = LISTS.read, LISTS.format
 
 
 # -- the face-locations files ------------------------------------------------------------------------
