@@ -116,6 +116,7 @@ def test_replay_attack_labels_ids_and_supports(clip, tmp_path):
            f"{base}/attack/hand/attack_mobile_client001_session01_mobile_video_controlled.mov",
            f"{base}/attack/fixed/attack_highdef_client001_session01_highdef_photo_controlled.mov",
            "replayattack/enroll/client001_session01_webcam_enroll_controlled.mov")
+    (tmp_path / "replayattack/enroll/Thumbs.db").write_bytes(b"x")
     found = replay_attack.scan(tmp_path)
     summary = {r.video_id: (r.attack_type, r.attack_detail, r.subject, r.source_split) for r in found.recordings}
     assert summary == {
@@ -128,6 +129,7 @@ def test_replay_attack_labels_ids_and_supports(clip, tmp_path):
                                                                               "001", "train"),
     }
     assert [(p.path, p.reason) for p in found.problems] == [
+        ("replayattack/enroll/Thumbs.db", "unexpected_file"),
         ("replayattack/enroll/client001_session01_webcam_enroll_controlled.mov", "enrollment_video")]
     assert {n.reason for n in found.notes} == {"missing_annotation"}  # no face-locations/ in this tree
 
@@ -224,6 +226,7 @@ def test_msu_mfsd_a_client_in_neither_list_is_reported_and_the_rest_kept(clip, t
     (None, "01", "train_sub_list.txt is missing: MSU-MFSD's split is by client"),
     ("02\n03", "01\n3", "test_sub_list.txt:2: client 3 is also in train_sub_list.txt"),
     ("02\nclient03", "01", "train_sub_list.txt:2: 'client03' is not a client number"),
+    ("02", "\r\n", "test_sub_list.txt lists no client"),
 ])
 def test_msu_mfsd_a_missing_or_broken_sub_list_stops_with_one_line(clip, tmp_path, train, test, expected):
     msu_tree(clip, tmp_path, train=train, test=test)

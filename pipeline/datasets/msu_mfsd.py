@@ -97,6 +97,8 @@ def read_sub_lists(base: Path) -> dict[int, str]:
                     raise UsageError(f"{path}:{number}: client {token} is also in {SUB_LISTS[clients[client]]}: "
                                      "a client is in one split only")
                 clients[client] = split
+        if split not in clients.values():
+            raise UsageError(f"{path} lists no client: expected the release's client numbers, one a line (e.g. 02)")
     return clients
 
 

@@ -97,8 +97,12 @@ def _skip_enrollment(folder: Path, found: Scan, root: Path) -> None:
     if not folder.is_dir():
         return
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        detail = "a face-recognition enrollment video (bob.db.replay: purpose 'enroll'), never a PAD sample"
-        found.add(problem=Problem(path.relative_to(root).as_posix(), "enrollment_video", detail))
+        rel = path.relative_to(root).as_posix()
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            detail = "a face-recognition enrollment video (bob.db.replay: purpose 'enroll'), never a PAD sample"
+            found.add(problem=Problem(rel, "enrollment_video", detail))
+        else:
+            found.add(problem=Problem(rel, "unexpected_file", "expected the release's enrollment videos only"))
 
 
 def _parse(video: Path, root: Path, base: Path) -> Recording:
