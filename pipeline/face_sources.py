@@ -5,8 +5,11 @@ every recording):
 
 * :class:`BlackBorder` — frames that are face crops on black (CeFA, CASIA-SURF);
 * :class:`EyePositions` — per-frame eye positions (OULU-NPU ``.txt``);
-* :class:`FaceBoxes` — per-frame face boxes (SiW ``.face``);
+* :class:`FaceBoxes` — per-frame face boxes (SiW, Replay-Attack, MSU-MFSD and bob's CASIA-FASD ``.face``);
 * :class:`DetectorFaces` — a face detector on the window's centre frame (anything else).
+
+Each annotation format has one reader, in its dataset's adapter module (``read_eye_file``,
+``read_face_file``), found through the registry by the recording's ``dataset``.
 
 Each backend's :meth:`locate` returns a :class:`WindowFaces` (one geometry per frame and modality) or
 raises :class:`~pipeline.faces.NoGeometry`. An annotation that cannot serve a window (a malformed file,
@@ -24,9 +27,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import faces
-from .datasets.oulu import read_eye_file
+from .datasets import get_adapter
 from .datasets.records import AnnotationError
-from .datasets.siw import read_face_file
 from .detectors import Detector, make_detector
 
 log = logging.getLogger(__name__)
@@ -143,10 +145,11 @@ def face_source_for(video: dict[str, Any], root: Path, backend: str, size: int, 
     if source not in ("eyes", "face_file"):
         return detector
     path = root / video["annotation_path"]
+    adapter = get_adapter(video["dataset"])  # its module holds the reader of its annotation format
     try:
         if source == "eyes":
-            return EyePositions(read_eye_file(path), video["annotation_path"], detector)
-        return FaceBoxes(faces.fill_gaps(read_face_file(path)), video["annotation_path"], detector)
+            return EyePositions(adapter.read_eye_file(path), video["annotation_path"], detector)
+        return FaceBoxes(faces.fill_gaps(adapter.read_face_file(path)), video["annotation_path"], detector)
     except (OSError, AnnotationError) as error:
         log.warning("%s: annotation unusable, falling back to the detector: %s", video["video_id"], error)
         return DetectorFaces(backend, size, padding, issue=str(error))

@@ -15,8 +15,8 @@ the face's own extent only where the release already cropped every frame:
   their foregrounds, which also finds a replay's face in IR, where screens are dark;
 * ``eyes`` — OULU-NPU's per-frame eye positions: a similarity transform that puts the window's mean
   eye positions at fixed places in the crop;
-* ``face_file`` — SiW's per-frame ``.face`` boxes (``0 0 0 0`` = no face), gaps filled from the nearest
-  annotated frame;
+* ``face_file`` — per-frame face boxes (SiW's ``.face``, ``0 0 0 0`` = no face; bob's ``frame x y w h`` for
+  Replay-Attack and CASIA-FASD; MSU-MFSD's), gaps filled from the nearest annotated frame;
 * detectors (``opencv`` Haar cascade, ``face_alignment`` FAN landmarks) for anything else.
 
 The last three find one geometry in the reference modality (RGB) and map it to another modality whose
@@ -259,7 +259,7 @@ def check_inside(points: np.ndarray, width: int, height: int, what: str) -> None
         raise ValueError(f"{what} ({x:.0f}, {y:.0f}) outside the {width}×{height} frame")
 
 
-# -- face boxes (SiW) -----------------------------------------------------------------------------
+# -- face boxes -------------------------------------------------------------------------------------
 def fill_gaps(boxes: np.ndarray) -> np.ndarray:
     """Replace missing (NaN) rows by the nearest annotated frame's box; all-NaN stays NaN."""
     valid = np.flatnonzero(~np.isnan(boxes).any(axis=1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from .datasets.listfiles import ListFormatError
 from .datasets.records import ListEntry, Problem, Recording, Scan
 from .errors import UsageError
 from .params import load_section
+from .paths import escapes_root
 from .protocols import PROTOCOL_COLUMNS, ProtocolError, ProtocolSpec, apply_spec, check_membership, load_spec
 
 log = logging.getLogger(__name__)
@@ -101,11 +103,16 @@ def compare_with_lists(
     return differences
 
 
-def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lists: bool = False) -> IndexResult:
-    """Scan, validate and apply protocols; pure apart from reading the raw tree and the lists."""
+def build_index(dataset: str, root: Path, lists_dir: Path | None = None, use_lists: bool = False,
+                annotations: Path | None = None) -> IndexResult:
+    """Scan, validate and apply protocols; pure apart from reading the raw tree and the lists.
+
+    ``annotations``: a folder of face files for a release that ships none (the adapter's ``ANNOTATIONS``)."""
     adapter = get_adapter(dataset)
     spec = load_spec(dataset)
-    scan = adapter.scan(root)
+    if annotations is not None and not hasattr(adapter, "ANNOTATIONS"):
+        raise ValueError(f"{dataset} takes no annotations folder: its release ships its own face information")
+    scan = adapter.scan(root) if annotations is None else adapter.scan(root, annotations=annotations)
     videos = videos_table(drop_duplicate_ids(scan))
     if videos.empty:
         raise ProtocolError(f"no valid recording found under {root} for dataset {dataset!r}: {dataset} expects "
@@ -165,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                                                    "(default: index.lists of params.yaml)")
     parser.add_argument("--use-lists", action="store_true",
                         help="take membership from --lists where they cover a split")
+    parser.add_argument("--annotations", type=Path,
+                        help="for a release that ships no face annotations, a folder of them inside --root "
+                             "(casia_fasd: bob.db.casia_fasd's face-locations/, a .face file per video)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
     parser.add_argument("--params", type=Path, help="params.yaml to read index.lists and the storage section from")
     add_verbosity_arguments(parser)
@@ -176,11 +186,13 @@ def main(argv: list[str] | None = None) -> int:
                          f"{get_adapter(args.dataset).LAYOUT}")
     if args.lists is not None and not args.lists.is_dir():
         raise UsageError(f"--lists {args.lists}: no such folder")
+    if args.annotations is not None:
+        check_annotations(args.dataset, args.root, args.annotations)
     lists = args.lists if args.lists is not None else default_lists(args.root, args.params)
     if args.use_lists and lists is None:
         raise UsageError("--use-lists needs the official lists: pass --lists DIR")
     try:
-        result = build_index(args.dataset, args.root, lists, args.use_lists)
+        result = build_index(args.dataset, args.root, lists, args.use_lists, args.annotations)
     except (ProtocolError, ListFormatError) as error:  # no recording found, a malformed list line
         raise UsageError(str(error)) from None
     write_index(result, args.out, args.dataset, sys.argv if argv is None else argv)
@@ -194,6 +206,20 @@ def main(argv: list[str] | None = None) -> int:
                   len(result.problems), len(result.list_differences))
         return 1
     return 0
+
+
+def check_annotations(dataset: str, root: Path, annotations: Path) -> None:
+    """``--annotations`` must suit the dataset, exist, and lie inside the raw root (the shard stage reads only
+    under it); else one line says what to do."""
+    adapter = get_adapter(dataset)
+    if not hasattr(adapter, "ANNOTATIONS"):
+        raise UsageError(f"--annotations: {dataset} ships its own face information; the option is for "
+                         f"{', '.join(d for d in DATASETS if hasattr(get_adapter(d), 'ANNOTATIONS'))}")
+    if not annotations.is_dir():
+        raise UsageError(f"--annotations {annotations}: no such folder (expected {adapter.ANNOTATIONS})")
+    if escapes_root(os.path.relpath(os.path.abspath(annotations), os.path.abspath(root))):
+        raise UsageError(f"--annotations {annotations} is outside --root {root}: the shard stage reads only under "
+                         f"the raw root; put the folder (or a link to it) there, e.g. {root / 'face-locations'}")
 
 
 def default_lists(root: Path, params: Path | None) -> Path | None:

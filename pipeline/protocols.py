@@ -9,11 +9,14 @@ a clause maps column names to conditions, all of which must hold:
 * ``{not_in: [...]}`` — the value is none of them.
 
 A split may also restrict the modalities a model may use (CeFA Protocol 3) and the frames it may
-read (``frame_limit: 60``: SiW Protocol 1 trains on the first 60 frames).
+read (``frame_limit: 60``: SiW Protocol 1 trains on the first 60 frames). A release without a dev split
+(CASIA-FASD, MSU-MFSD) says so with ``dev: {same_as: train}``: the dev split is the training split, a
+place to choose a threshold but nothing held out, and :attr:`Protocol.same_as` records it, so a
+cross-dataset protocol never takes it for validation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,8 @@ class Protocol:
     description: str
     splits: dict[str, SplitRule]
     disjoint_subjects: tuple[tuple[str, str], ...]
+    #: split → the split it repeats (``{"dev": "train"}``: the release has no dev split of its own)
+    same_as: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,13 @@ def _parse_protocol(name: str, body: dict, defaults: dict, source: Path) -> Prot
     if set(body.get("splits", {})) != set(SPLITS):
         raise ProtocolError(f"{where}: needs exactly the splits {SPLITS}, has {sorted(body.get('splits', {}))}")
     modalities = body.get("modalities", defaults.get("modalities"))
-    splits = {}
+    splits, same_as = {}, {}
     for split, rule in body["splits"].items():
+        if isinstance(rule, dict) and set(rule) == {"same_as"}:
+            same_as[split] = rule["same_as"]
+            continue
         if not isinstance(rule, dict) or "where" not in rule:
-            raise ProtocolError(f"{where}, split {split!r}: expected a mapping with 'where'")
+            raise ProtocolError(f"{where}, split {split!r}: expected a mapping with 'where' (or only 'same_as')")
         clauses = tuple(rule["where"])
         for clause in clauses:
             _check_clause(clause, f"{where}, split {split!r}")
@@ -92,13 +100,18 @@ def _parse_protocol(name: str, body: dict, defaults: dict, source: Path) -> Prot
         if not split_modalities:
             raise ProtocolError(f"{where}, split {split!r}: no modalities (set them here or in defaults)")
         splits[split] = SplitRule(clauses, tuple(split_modalities), rule.get("frame_limit"))
+    for split, other in same_as.items():
+        if other not in splits:
+            raise ProtocolError(f"{where}, split {split!r}: same_as {other!r} is not a split with its own rule")
+        splits[split] = splits[other]
     pairs = body.get("disjoint_subjects", defaults.get("disjoint_subjects", []))
     return Protocol(
         name=name,
         aliases=tuple(str(a) for a in body.get("aliases", [])),
         description=body.get("description", ""),
-        splits=splits,
+        splits={split: splits[split] for split in SPLITS},
         disjoint_subjects=tuple(tuple(pair) for pair in pairs),
+        same_as=same_as,
     )
 
 

@@ -163,6 +163,20 @@ def face_boxes_outside_the_frame(root: Path, row: pd.Series) -> None:
     path.write_text("5000 6000 5100 6100\n" * len(path.read_text().splitlines()))
 
 
+# --- names outside a release's scheme (Replay-Attack, MSU-MFSD) --------------------------------------
+
+def name_outside_the_scheme(root: Path, row: pd.Series) -> None:
+    """Replay-Attack: ``session1`` is not the release's ``session01``."""
+    video = root / row["path_rgb"]
+    video.rename(video.with_name(video.name.replace("session01", "session1")))
+
+
+def client_in_neither_sub_list(root: Path, row: pd.Series) -> None:
+    """MSU-MFSD: client 004 is in neither train_sub_list.txt nor test_sub_list.txt."""
+    video = root / row["path_rgb"]
+    video.rename(video.with_name(re.sub(r"client\d{3}", "client004", video.name)))
+
+
 CORPUS: list[BadInput] = [
     BadInput("corrupt_jpeg", "cefa", corrupt_jpeg, "rejects", "decode_error", r"color/\d+\.jpg: not a readable image"),
     BadInput("zero_byte_jpeg", "cefa", zero_byte_jpeg, "rejects", "decode_error",
@@ -198,6 +212,14 @@ CORPUS: list[BadInput] = [
     BadInput("missing_face_file", "siw", missing_annotation, "index_note", "missing_annotation",
              r"no \.face file beside the video"),
     BadInput("duplicate_id", "siw", duplicate_id, "index", "duplicate_id", r"already used by .*\.mov"),
+    BadInput("name_outside_the_scheme", "replay_attack", name_outside_the_scheme, "index", "malformed_name",
+             r"expected attack_\{print,mobile,highdef\}_client001|expected client001_session01"),
+    BadInput("malformed_bob_face_file", "replay_attack", malformed_face_file, "samples", "annotation_issue",
+             r"\.face:2: '12 34 lots'"),
+    BadInput("client_in_neither_sub_list", "msu_mfsd", client_in_neither_sub_list, "index", "unlisted_client",
+             r"^client 004 is in neither train_sub_list\.txt nor test_sub_list\.txt"),
+    BadInput("malformed_msu_face_file", "msu_mfsd", malformed_face_file, "samples", "annotation_issue",
+             r"\.face:2: '12 34 lots'"),
 ]
 
 

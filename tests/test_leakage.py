@@ -15,9 +15,11 @@ from pipeline.protocols import load_spec
 from .test_reference_protocols import reference_index  # noqa: F401  (the official lists' trees)
 
 ALL_PAIRS = [("train", "dev"), ("train", "test"), ("dev", "test")]
-#: SiW's dev split is the training subjects under the test condition: it may share subjects with
-#: train, never with test.
-FORBIDDEN = {"cefa": ALL_PAIRS, "surf": ALL_PAIRS, "oulu": ALL_PAIRS, "siw": [("train", "test"), ("dev", "test")]}
+#: SiW's dev split is the training subjects under the test condition, and CASIA-FASD and MSU-MFSD have no dev
+#: split (their dev repeats train): they may share subjects with train, never with test.
+NOT_WITH_TEST = [("train", "test"), ("dev", "test")]
+FORBIDDEN = {"cefa": ALL_PAIRS, "surf": ALL_PAIRS, "oulu": ALL_PAIRS, "siw": NOT_WITH_TEST,
+             "casia_fasd": NOT_WITH_TEST, "replay_attack": ALL_PAIRS, "msu_mfsd": NOT_WITH_TEST}
 
 
 def shared_subjects(videos: pd.DataFrame, protocols: pd.DataFrame, dataset: str) -> list[str]:

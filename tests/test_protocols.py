@@ -16,6 +16,9 @@ OFFICIAL = {
     "surf": ["1"],
     "oulu": ["1", "2"] + [f"3_{k}" for k in range(1, 7)] + [f"4_{k}" for k in range(1, 7)] + ["all"],
     "siw": ["1", "2_1", "2_2", "2_3", "2_4", "3_1", "3_2"],
+    "casia_fasd": ["grandtest"],
+    "replay_attack": ["grandtest", "print", "mobile", "highdef", "photo", "video"],
+    "msu_mfsd": ["grandtest"],
 }
 
 
@@ -87,6 +90,19 @@ def test_malformed_spec_is_refused_with_file_and_protocol(tmp_path):
     bad_condition = "{train: {where: [{a: {above: 1}}]}, dev: {where: [{a: 1}]}, test: {where: [{a: 1}]}}"
     _write_spec(tmp_path, f"dataset: toy\nprotocols:\n  p:\n    splits: {bad_condition}\n")
     with pytest.raises(ProtocolError, match="condition on 'a'"):
+        load_spec("toy", tmp_path)
+
+
+def test_a_release_without_a_dev_split_says_so(tmp_path):
+    """``dev: {same_as: train}``: dev is the training split, and the protocol records that it holds nothing back."""
+    for dataset in ("casia_fasd", "msu_mfsd"):
+        grandtest = load_spec(dataset).protocols["grandtest"]
+        assert grandtest.same_as == {"dev": "train"} and grandtest.splits["dev"] == grandtest.splits["train"]
+        assert ("train", "dev") not in grandtest.disjoint_subjects
+    assert load_spec("replay_attack").protocols["grandtest"].same_as == {}  # devel is its own split
+    _write_spec(tmp_path, "dataset: toy\ndefaults: {modalities: [rgb]}\nprotocols:\n  p:\n    splits: "
+                          "{train: {where: [{a: 1}]}, dev: {same_as: valid}, test: {where: [{a: 2}]}}\n")
+    with pytest.raises(ProtocolError, match="split 'dev': same_as 'valid' is not a split with its own rule"):
         load_spec("toy", tmp_path)
 
 

@@ -3,7 +3,7 @@
 Each adapter module provides ``NAME``, ``MODALITIES``, ``scan(root) -> Scan`` and
 ``read_lists(lists_dir) -> list[ListEntry]``. Nothing downstream of the manifests knows which
 dataset it is handling. Adapters are imported when first asked for, so code that needs only the
-record schema (``pipeline.datasets.records``) does not pay for all four.
+record schema (``pipeline.datasets.records``) does not pay for all of them.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 
 #: The registered datasets, each the name of its adapter module in this package.
-DATASETS = ("cefa", "surf", "oulu", "siw")
+DATASETS = ("cefa", "surf", "oulu", "siw", "casia_fasd", "replay_attack", "msu_mfsd")
 
 
 def get_adapter(name: str) -> ModuleType:

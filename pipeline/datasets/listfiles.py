@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
 
 from .records import ListEntry
 from ..paths import escapes_root
@@ -68,3 +70,48 @@ class BinaryLabels:
 
     def format(self, is_bonafide: bool) -> str:
         return self.bonafide if is_bonafide else str(1 - int(self.bonafide))
+
+
+#: CASIA-FAS-Dataset's lists: ``0`` = bona fide, ``1`` = attack.
+FAS_DATASET_LABELS = BinaryLabels(bonafide="0")
+
+
+@dataclass(frozen=True)
+class FasDatasetLists:
+    """The video lists of liuajian/CASIA-FAS-Dataset for a release that ships no protocol lists.
+
+    ``<folder>/video_{train,dev,test}.txt``, one line per video: ``<folder>/<path in the release, without
+    suffix> <label>`` (``ReplayAttack/train/attack/fixed/attack_print_client001_… 1``), **0 = bona fide**.
+    They list the release's own split, our ``protocol`` (``grandtest``); where a release has no dev split
+    their dev list repeats the training list.
+    """
+
+    folder: str  # the lists' dataset folder: CASIA_FASD, ReplayAttack, MSU_MFSD
+    protocol: str
+    #: the path of a video inside the release, without suffix (``train/real/client001_…``) → its video id
+    video_id: Callable[[PurePosixPath], str]
+    #: a ``path_rgb`` of videos.parquet → the same path inside the release, without suffix
+    release_path: Callable[[str], PurePosixPath]
+
+    def read(self, lists_dir: Path) -> list[ListEntry]:
+        """Every ``video_{train,dev,test}.txt`` of this folder under ``lists_dir`` (an adapter's ``read_lists``)."""
+        pattern = re.compile(rf"^(?:(?:.*/)?{re.escape(self.folder)}/)?video_(?P<split>train|dev|test)\.txt$")
+        return read_list_files(lists_dir, pattern, self._parse_line)
+
+    def _parse_line(self, match: re.Match, tokens: list[str], source: str) -> ListEntry:
+        rel, token = tokens
+        path = PurePosixPath(rel)
+        if path.parts[0] != self.folder:
+            raise ValueError(f"path {rel!r} is not under {self.folder}/")
+        video_id = self.video_id(PurePosixPath(*path.parts[1:]))
+        return ListEntry(self.protocol, match["split"], video_id, FAS_DATASET_LABELS.parse(token), source)
+
+    def format(self, members: pd.DataFrame, spec: object = None) -> dict[str, list[str]]:
+        """The list files of the protocol these lists cover (an adapter's ``format_lists``; ``spec`` unused)."""
+        files = {}
+        for split, rows in members[members["protocol"] == self.protocol].groupby("split"):
+            files[f"{self.folder}/video_{split}.txt"] = [
+                f"{self.folder}/{self.release_path(path)} {FAS_DATASET_LABELS.format(bonafide)}"
+                for path, bonafide in zip(rows["path_rgb"], rows["is_bonafide"])
+            ]
+        return files

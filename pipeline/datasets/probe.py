@@ -39,6 +39,18 @@ def video_frame_count(path: Path) -> int:
         capture.release()
 
 
+def video_rotation(path: Path) -> int:
+    """Degrees a player turns the video clockwise to show it upright (the container's display matrix:
+    phones store the sensor's pixels and this rotation); 0 when there is none or the file cannot be opened."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360 if capture.isOpened() else 0
+    finally:
+        capture.release()
+
+
 def locate(root: Path, folder_name: str) -> Path:
     """Accept either the dataset's own top folder or the folder that holds it as the raw root."""
     return root if root.name == folder_name else root / folder_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .probe import VIDEO_SUFFIXES
+from .probe import VIDEO_SUFFIXES, locate
 from .records import Problem, RecordError, Recording, Scan, ScanError
 
 
@@ -39,6 +39,14 @@ def add_parsed(scan: Scan, root: Path, path: Path, parse: Callable[[Path], Recor
     return None
 
 
+def add_video(scan: Scan, root: Path, video: Path, parse: Callable[[Path], Recording], annotation: str) -> None:
+    """Parse one video; one kept without its ``annotation`` (the adapter found none) is noted."""
+    recording = add_parsed(scan, root, video, parse)
+    if recording is not None and recording.annotation is None:
+        detail = f"no {annotation}: a detector will find its faces"
+        scan.notes.append(Problem(video.relative_to(root).as_posix(), "missing_annotation", detail))
+
+
 def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str,
                  parse: Callable[[Path], Recording]) -> None:
     """Videos of one folder, each with an optional annotation file beside it (``.txt``, ``.face``).
@@ -51,11 +59,29 @@ def video_folder(folder: Path, scan: Scan, root: Path, annotation_suffix: str,
     for entry in entries:
         rel = entry.relative_to(root).as_posix()
         if entry.suffix.lower() in VIDEO_SUFFIXES:
-            recording = add_parsed(scan, root, entry, parse)
-            if recording is not None and recording.annotation is None:  # the adapter found no file beside it
-                detail = f"no {annotation_suffix} file beside the video: a detector will find its faces"
-                scan.notes.append(Problem(rel, "missing_annotation", detail))
+            add_video(scan, root, entry, parse, f"{annotation_suffix} file beside the video")
         elif entry.suffix == annotation_suffix and entry.stem not in videos:
             scan.add(problem=Problem(rel, "orphan_annotation", f"{annotation_suffix} file without its video"))
         elif entry.suffix != annotation_suffix:
             scan.add(problem=Problem(rel, "unexpected_file", f"expected videos and {annotation_suffix} files"))
+
+
+def release_base(root: Path, top_folder: str, contents: tuple[str, ...]) -> Path:
+    """Where a release's content sits: ``root`` when it holds one of the ``contents`` folders directly (a
+    release unpacked without its top folder), else as :func:`~.probe.locate` finds it."""
+    if any((root / name).is_dir() for name in contents):
+        return root
+    return locate(root, top_folder)
+
+
+def mirrored_annotations(folder: Path, base: Path, suffix: str, scan: Scan, root: Path) -> None:
+    """Report what an annotation tree mirroring the release (bob's ``face-locations/``) holds beyond one
+    ``suffix`` file per video of ``base``: an annotation whose video is missing, any other file."""
+    if not folder.is_dir():
+        return
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if path.suffix != suffix:
+            scan.add(problem=Problem(rel, "unexpected_file", f"expected {suffix} files mirroring the videos"))
+        elif not any((base / path.relative_to(folder)).with_suffix(s).is_file() for s in VIDEO_SUFFIXES):
+            scan.add(problem=Problem(rel, "orphan_annotation", f"{suffix} file without its video"))

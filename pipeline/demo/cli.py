@@ -26,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Layouts: cefa -> OUT/CASIA_CeFA/{Ethnicity,Mask}/... (public) or OUT/{train,dev,"
                "test}/ + 4@k_*.txt (challenge); surf -> OUT/CASIA_SURF/Data/...; "
                "oulu -> OUT/OULU_NPU/{Train,Dev,Test}_files/*.avi + .txt; "
-               "siw -> OUT/SiW/{Train,Test}/{live,spoof}/NNN/*.mov + .face. "
+               "siw -> OUT/SiW/{Train,Test}/{live,spoof}/NNN/*.mov + .face; "
+               "casia_fasd -> OUT/CASIA_faceAntisp/{train,test}_release/N/*.avi (+ bob's OUT/face-locations/); "
+               "replay_attack -> OUT/replayattack/{train,devel,test,enroll,face-locations}/...; "
+               "msu_mfsd -> OUT/MSU-MFSD/scene01/{real,attack}/*.{mp4,mov} + .face, {train,test}_sub_list.txt. "
                "Public releases also get OUT/lists/ with the official protocol lists.")
     parser.add_argument("--dataset", required=True, choices=DATASETS,
                         help="which dataset to imitate")
@@ -38,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=tuple(SIZES), default="small",
                         help="tiny: seconds, for tests; small: enough to train SD-Net (default); full: real "
                              "resolutions and lengths (OULU-NPU and SiW 1920x1080 long-GOP H.264 with "
-                             "B-frames; minutes to write), to measure real decoding costs")
+                             "B-frames; minutes to write), to measure real decoding costs. CASIA-FASD, "
+                             "Replay-Attack and MSU-MFSD have their real resolutions at every size")
     parser.add_argument("--release", choices=RELEASES, default="public",
                         help="cefa only: the later public release (default) or the CVPR 2020 "
                              "challenge release (Protocol 4, anonymised dev/test, list files)")

@@ -43,6 +43,10 @@ TINY: SizeTable = {
     "surf": {"subjects": {"Training": 1, "Val": 1, "Testing": 1}, "frames": 10, "px": 72},
     "oulu": {"users": 1, "frames": 8, "px": (160, 120)},
     "siw": {"subjects": 1, "live": 2, "frames": 10, "px": (160, 120)},
+    # the OCIM datasets at their real resolutions (320×240 to 1280×720 are cheap to render)
+    "casia_fasd": {"subjects": {"train_release": 1, "test_release": 1}, "frames": 8},
+    "replay_attack": {"clients": 1, "attacks": 3, "all_takes": False, "frames": 8},
+    "msu_mfsd": {"clients": {"train": 2, "test": 1}, "frames": 8},
 }
 SMALL: SizeTable = {
     "cefa": {"subjects": {"train": 5, "dev": 3, "test": 4}, "masks": {1: (3, 2), 2: (2, 1)},
@@ -50,6 +54,9 @@ SMALL: SizeTable = {
     "surf": {"subjects": {"Training": 4, "Val": 2, "Testing": 3}, "frames": 16, "px": 128},
     "oulu": {"users": 2, "frames": 20, "px": (320, 240)},
     "siw": {"subjects": 3, "live": 3, "frames": 72, "px": (320, 240)},
+    "casia_fasd": {"subjects": {"train_release": 3, "test_release": 3}, "frames": 24},
+    "replay_attack": {"clients": 2, "attacks": 5, "all_takes": True, "frames": 24},
+    "msu_mfsd": {"clients": {"train": 3, "test": 2}, "frames": 24},
 }
 # Real resolutions and lengths, to measure what decoding real data costs: tiny's recordings (every
 # protocol split covered), CeFA 100 frames a recording, OULU-NPU and SiW Full-HD long-GOP H.264.
@@ -58,6 +65,9 @@ FULL_SCALE: SizeTable = {
     "surf": {"frames": 30, "px": 320},
     "oulu": {"frames": 150, "px": (1920, 1080), "codec": "h264"},
     "siw": {"frames": 300, "px": (1920, 1080), "codec": "h264"},
+    "casia_fasd": {"frames": 150},
+    "replay_attack": {"frames": 375},  # 15 s at 25 fps
+    "msu_mfsd": {"frames": 300},
 }
 SIZES: dict[str, SizeTable] = {
     "tiny": TINY,
@@ -81,9 +91,17 @@ class Plan:
     spec: RenderSpec
     folders: dict | None = None  # modality -> frame folder name (frame-folder datasets)
     fourcc: str = ""  # video datasets: OpenCV's container codec, or "h264" (long-GOP, B-frames, via ffmpeg)
-    annotation: str = ""  # "", "eyes" (OULU .txt) or "boxes" (SiW .face)
-    gaps: tuple[int, ...] = field(default=())  # SiW frames whose .face line reads 0 0 0 0
+    # "", "eyes" (OULU .txt), "boxes" (SiW .face), "bob" (frame x y w h: bob's CASIA-FASD files, a face-less
+    # frame written 0 0 0 0 0), "bob_sparse" (the same, face-less frames left out: Replay-Attack's) or "msu"
+    annotation: str = ""
+    annotation_path: str = ""  # where the annotation goes when not beside the video (relative to the root)
+    gaps: tuple[int, ...] = field(default=())  # frames where the release's face detector found nothing
     sparse: bool = False  # frame folders numbered 1, 11, 21, … unpadded (CASIA-SURF), else 0001, 0002, …
+    fps: float = 30.0
+    # degrees a player turns the stored video (clockwise) to show it upright: the pixels are stored turned the
+    # other way and the container says so (an Android phone held upside down: MSU-MFSD)
+    rotation: int = 0
+    pad: bool = True  # False: in the release but never a PAD sample (Replay-Attack's enrollment videos)
 
 
 # ---------------------------------------------------------------- CeFA
@@ -231,6 +249,119 @@ def _siw_gaps(seed: int, stem: str, index: int, cfg: dict) -> tuple[int, ...]:
                                                    replace=False)))
 
 
+def _face_gaps(seed: int, stem: str, n_frames: int, share: float) -> tuple[int, ...]:
+    """A few frames where the release's face detector found nothing, in about ``share`` of the videos."""
+    rng = rng_for(seed, "face-gaps", stem)
+    if rng.random() > share:
+        return ()
+    return tuple(sorted(int(f) for f in rng.choice(n_frames, size=int(rng.integers(1, 4)), replace=False)))
+
+
+# ---------------------------------------------------------------- CASIA-FASD
+# File stem → (attack, variant, camera): cameras 1 low quality (an old USB webcam) and 2 normal (640×480),
+# 3 high (a Sony NEX-5, 1280×720). Test subject folders restart at 1 (the subject is the folder + 20).
+CASIA_FILES = {"1": ("bonafide", 0, 2), "2": ("bonafide", 0, 1), "HR_1": ("bonafide", 0, 3),
+               "3": ("print", 1, 2), "4": ("print", 1, 1), "HR_2": ("print", 1, 3),
+               "5": ("cut_print", 2, 2), "6": ("cut_print", 2, 1), "HR_3": ("cut_print", 2, 3),
+               "7": ("replay", 1, 2), "8": ("replay", 1, 1), "HR_4": ("replay", 1, 3)}
+CASIA_SIZES = {1: (640, 480), 2: (640, 480), 3: (1280, 720)}
+CASIA_FOLDERS = {"train_release": [3, 14, 20], "test_release": [1, 17, 30]}
+
+
+def _casia_fasd(cfg: dict, seed: int) -> list[Plan]:
+    plans = []
+    for split, folders in CASIA_FOLDERS.items():
+        for folder in folders[:cfg["subjects"][split]]:
+            subject = folder + (20 if split == "test_release" else 0)
+            for stem, (attack, variant, camera) in CASIA_FILES.items():
+                rel = f"{split}/{folder}/{stem}"
+                width, height = CASIA_SIZES[camera]
+                spec = RenderSpec(rel, f"casia-{subject}", attack, cfg["frames"], width, height, scene=True,
+                                  variant=variant, holes="e" if attack == "cut_print" else "", place=30,
+                                  camera=30 + camera)
+                attrs = {"subject_id": subject, "folder": folder, "file": stem, "camera": camera}
+                plans.append(Plan(rel.replace("/", "-"), f"CASIA_faceAntisp/{rel}.avi", f"{subject:02d}", attack,
+                                  attrs, spec, fourcc="MJPG", fps=25.0, annotation="bob",
+                                  annotation_path=f"face-locations/{rel}.face",
+                                  gaps=_face_gaps(seed, rel, cfg["frames"], 0.3)))
+    return plans
+
+
+# ---------------------------------------------------------------- Replay-Attack
+REPLAY_CLIENTS = {"train": [1, 103, 2], "devel": [3, 101, 5], "test": [9, 102, 11]}  # the release's own ids
+# (attack device, sample device, sample type); tiny films the first three (every sub-protocol still covered)
+REPLAY_ATTACKS = (("print", "highdef", "photo"), ("mobile", "mobile", "video"), ("highdef", "highdef", "photo"),
+                  ("mobile", "mobile", "photo"), ("highdef", "highdef", "video"))
+LIGHTS = ("controlled", "adverse")
+
+
+def _replay_plan(cfg: dict, seed: int, rel: str, client: int, attack: str, attrs: dict, variant: int = 0,
+                 pad: bool = True) -> Plan:
+    stem = rel.rsplit("/", 1)[1]
+    support = attrs.get("support")
+    spec = RenderSpec(rel, f"replay-{client}", attack, cfg["frames"], 320, 240, scene=True, variant=variant,
+                      place=40 + LIGHTS.index(attrs["light"]), camera=40,
+                      still=support == "fixed")  # on a stand the medium does not move
+    gaps = _face_gaps(seed, rel, cfg["frames"], 0.3)
+    return Plan(f"{support}-{stem}" if support else stem, f"replayattack/{rel}.mov", f"{client:03d}", attack, attrs,
+                spec, fourcc="jpeg", fps=25.0, annotation="bob_sparse", pad=pad, gaps=gaps,
+                annotation_path=f"replayattack/face-locations/{rel}.face")
+
+
+def _replay_attack(cfg: dict, seed: int) -> list[Plan]:
+    plans = []
+    for split, clients in REPLAY_CLIENTS.items():
+        for index, client in enumerate(clients[:cfg["clients"]]):
+            lights = LIGHTS if cfg["all_takes"] else LIGHTS[index % 2:][:1]
+            for light in LIGHTS:
+                for take in (1, 2) if cfg["all_takes"] else (1,):
+                    rel = f"{split}/real/client{client:03d}_session01_webcam_authenticate_{light}_{take}"
+                    plans.append(_replay_plan(cfg, seed, rel, client, "bonafide", {"light": light, "take": take}))
+                enroll = f"enroll/client{client:03d}_session01_webcam_enroll_{light}"
+                plans.append(_replay_plan(cfg, seed, enroll, client, "bonafide", {"light": light}, pad=False))
+            for number, (device, sample_device, sample_type) in enumerate(REPLAY_ATTACKS[:cfg["attacks"]]):
+                for light in lights:
+                    stem = f"attack_{device}_client{client:03d}_session01_{sample_device}_{sample_type}_{light}"
+                    for support in ("fixed", "hand"):  # one file name under both supports
+                        attrs = {"light": light, "support": support, "attack_device": device,
+                                 "sample_type": sample_type}
+                        plans.append(_replay_plan(cfg, seed, f"{split}/attack/{support}/{stem}", client,
+                                                  "print" if device == "print" else "replay", attrs, number))
+    return plans
+
+
+# ---------------------------------------------------------------- MSU-MFSD
+# The release's split (its train_sub_list.txt and test_sub_list.txt, as bob.db.msu_mfsd_mod ships them).
+MSU_SUB_LISTS = {"train": (2, 3, 5, 6, 7, 8, 9, 11, 12, 21, 22, 34, 53, 54, 55),
+                 "test": (1, 13, 14, 23, 24, 26, 28, 29, 30, 32, 33, 35, 36, 37, 39, 42, 48, 49, 50, 51)}
+MSU_CLIENTS = {"train": [5, 2, 11], "test": [1, 13]}  # 5: one of the six filmed with the phone upside down
+MSU_ROTATED = (3, 5, 6, 7, 8, 9)  # their Android bona fide videos (bob.db.msu_mfsd_mod's rotated_videos.txt)
+MSU_CAMERAS = {"android": ((720, 480), ".mp4"), "laptop": ((640, 480), ".mov")}
+MSU_MEDIA = {"ipad_video": ("replay", 1), "iphone_video": ("replay", 2), "printed_photo": ("print", 1)}
+
+
+def _msu_mfsd(cfg: dict, seed: int) -> list[Plan]:
+    plans = []
+    for split, clients in MSU_CLIENTS.items():
+        for client in clients[:cfg["clients"][split]]:
+            for camera, ((width, height), suffix) in MSU_CAMERAS.items():
+                for medium in (None, *MSU_MEDIA):
+                    attack, variant = MSU_MEDIA[medium] if medium else ("bonafide", 0)
+                    stem = (f"attack_client{client:03d}_{camera}_SD_{medium}_scene01" if medium
+                            else f"real_client{client:03d}_{camera}_SD_scene01")
+                    rotation = 180 if not medium and camera == "android" and client in MSU_ROTATED else 0
+                    spec = RenderSpec(stem, f"msu-{client}", attack, cfg["frames"], width, height, scene=True,
+                                      variant=variant, place=50, camera=50 + list(MSU_CAMERAS).index(camera))
+                    attrs = {"client_id": client, "camera": camera, "medium": medium, "rotation": rotation}
+                    folder = "attack" if medium else "real"
+                    plans.append(Plan(stem, f"MSU-MFSD/scene01/{folder}/{stem}{suffix}", f"{client:03d}", attack,
+                                      attrs, spec, fourcc="h264", annotation="msu", rotation=rotation,
+                                      gaps=_face_gaps(seed, stem, cfg["frames"], 0.3)))
+    return plans
+
+
 PLANNERS = {("cefa", "public"): _cefa_public, ("cefa", "challenge"): _cefa_challenge,
-            ("surf", "public"): _surf, ("oulu", "public"): _oulu, ("siw", "public"): _siw}
+            ("surf", "public"): _surf, ("oulu", "public"): _oulu, ("siw", "public"): _siw,
+            ("casia_fasd", "public"): _casia_fasd, ("replay_attack", "public"): _replay_attack,
+            ("msu_mfsd", "public"): _msu_mfsd}
 

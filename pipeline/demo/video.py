@@ -34,17 +34,21 @@ def ffmpeg_executable() -> str:
 
 
 def write_h264(frames: Iterable[np.ndarray], path: Path, fps: float = 30.0, gop: int = GOP,
-               b_frames: int = B_FRAMES, lossless: bool = False) -> int:
+               b_frames: int = B_FRAMES, lossless: bool = False, rotation: int = 0) -> int:
     """Encode RGB uint8 frames (all of one size) to ``path``; returns the number of frames written.
 
     ``lossless`` (x264 qp 0, full-resolution chroma) makes decoded frames equal the input exactly, so
     a test can tell a wrong frame from compression noise; ``gop=1, b_frames=0`` gives an intra-only copy.
+    ``rotation``: the display matrix the container gets, in degrees a player turns the frames clockwise
+    to show them (a phone's metadata); the frames are stored as given.
     """
     frames = iter(frames)
     first = next(frames)
     height, width = first.shape[:2]
     quality = ["-qp", "0", "-pix_fmt", "yuv444p"] if lossless else ["-crf", "23", "-pix_fmt", "yuv420p"]
-    command = [ffmpeg_executable(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+    # the display matrix is set on the input and kept through the encoder (-noautorotate: not applied)
+    display = ["-noautorotate", "-display_rotation", str(-rotation % 360)] if rotation else []
+    command = [ffmpeg_executable(), "-y", "-loglevel", "error", *display, "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-an", "-c:v", "libx264", "-preset", "superfast",
                "-g", str(gop), "-bf", str(b_frames), *quality, str(path)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)

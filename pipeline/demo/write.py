@@ -1,14 +1,16 @@
 """Writing a demo dataset: every planned recording rendered and stored as its release stores it.
 
-:func:`generate` writes CASIA-SURF CeFA (public or CVPR 2020 challenge release), CASIA-SURF, OULU-NPU or
-SiW exactly as the real archives lay them out: the same folder and file names, frame folders of JPEGs
-or video containers, and the annotation files (OULU eye positions, SiW face boxes, challenge list
-files). The pixels come from :mod:`.render`, with the physical cues of each attack (depth relief, IR
-darkness of screens, rigid planes versus non-rigid live faces), so the whole pipeline can be trained and
-tested on it. CeFA and CASIA-SURF frames are then made the way those releases made theirs
-(:mod:`.crops`): face crops cut out per frame and per stream, so sizes vary frame to frame, depth and IR
-are at their own scale, and frame numbers go missing from one modality now and then; CASIA-SURF numbers
-its frames sparsely (``1.jpg, 11.jpg, …``: one frame in ten was kept).
+:func:`generate` writes CASIA-SURF CeFA (public or CVPR 2020 challenge release), CASIA-SURF, OULU-NPU,
+SiW, CASIA-FASD, Replay-Attack or MSU-MFSD exactly as the real archives lay them out: the same folder and
+file names, frame folders of JPEGs or video containers (MJPEG .avi/.mov, H.264 .mp4/.mov, at each release's
+resolutions and frame rates, MSU-MFSD's upside-down phone videos with their display rotation), and the
+annotation files (OULU eye positions, SiW, Replay-Attack and MSU-MFSD face boxes, bob's CASIA-FASD boxes
+beside the release, challenge list files, MSU-MFSD's sub lists). The pixels come from :mod:`.render`, with
+the physical cues of each attack (depth relief, IR darkness of screens, rigid planes versus non-rigid live
+faces), so the whole pipeline can be trained and tested on it. CeFA and CASIA-SURF frames are then made the
+way those releases made theirs (:mod:`.crops`): face crops cut out per frame and per stream, so sizes vary
+frame to frame, depth and IR are at their own scale, and frame numbers go missing from one modality now and
+then; CASIA-SURF numbers its frames sparsely (``1.jpg, 11.jpg, …``: one frame in ten was kept).
 
 Every file is a deterministic function of (dataset, size, release, seed): the same arguments give
 byte-identical files. Existing files are overwritten; nothing else in ``--out`` is touched.
@@ -29,7 +31,7 @@ import cv2
 import numpy as np
 
 from .crops import ReleaseFrames, release_frames
-from .layouts import CHALLENGE_FOLDERS, ETHNICITIES, PLANNERS, RELEASES, SIZES, Plan
+from .layouts import CHALLENGE_FOLDERS, ETHNICITIES, MSU_SUB_LISTS, PLANNERS, RELEASES, SIZES, Plan
 from .lists import write_official_lists
 from .render import render, render_stream, rng_for
 from .video import write_h264
@@ -108,8 +110,12 @@ def _write_video(frames: Iterator[dict[str, np.ndarray]], plan: Plan, out: Path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rgb = (frame["rgb"] for frame in frames)
     if plan.fourcc == "h264":
-        return {"rgb": tuple(range(write_h264(rgb, path)))}
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*plan.fourcc), 30.0, (plan.spec.width, plan.spec.height))
+        stored = (np.rot90(img, plan.rotation // 90) for img in rgb)  # turned back by the player
+        return {"rgb": tuple(range(write_h264(stored, path, plan.fps, rotation=plan.rotation)))}
+    if plan.rotation:
+        raise ValueError(f"{path}: a display rotation needs the h264 writer")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*plan.fourcc), plan.fps,
+                             (plan.spec.width, plan.spec.height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {plan.fourcc} video {path}")
     count = 0
@@ -120,17 +126,43 @@ def _write_video(frames: Iterator[dict[str, np.ndarray]], plan: Plan, out: Path)
     return {"rgb": tuple(range(count))}
 
 
-def _write_annotation(plan: Plan, out: Path, boxes: np.ndarray, eyes: np.ndarray) -> None:
-    """OULU .txt: 'frame,x_right_eye,y_right_eye,x_left_eye,y_left_eye' per frame;
-    SiW .face: 'x1 y1 x2 y2' per frame, '0 0 0 0' where the detector found no face."""
-    video = out / plan.rel_path
+def _annotation_lines(plan: Plan, boxes: np.ndarray, eyes: np.ndarray) -> list[str]:
+    """The plan's annotation file, line by line, in its release's format (see ``Plan.annotation``):
+    OULU 'frame,x_right_eye,y_right_eye,x_left_eye,y_left_eye'; SiW 'x1 y1 x2 y2', '0 0 0 0' for no face;
+    bob 'frame x y w h'; MSU-MFSD 'frame, x1, y1, x2, y2, left eye x, y, right eye x, y'."""
     if plan.annotation == "eyes":
-        lines = [",".join(map(str, (i, *map(int, row)))) for i, row in enumerate(eyes)]
-        video.with_suffix(".txt").write_text("\n".join(lines) + "\n")
-    elif plan.annotation == "boxes":
-        lines = ["0 0 0 0" if i in plan.gaps else " ".join(map(str, map(int, row)))
-                 for i, row in enumerate(boxes)]
-        video.with_suffix(".face").write_text("\n".join(lines) + "\n")
+        return [",".join(map(str, (i, *map(int, row)))) for i, row in enumerate(eyes)]
+    if plan.annotation == "boxes":
+        return ["0 0 0 0" if i in plan.gaps else " ".join(map(str, map(int, row))) for i, row in enumerate(boxes)]
+    if plan.annotation in ("bob", "bob_sparse"):
+        lines = [f"{i} 0 0 0 0" if i in plan.gaps else f"{i} {x1} {y1} {x2 - x1} {y2 - y1}"
+                 for i, (x1, y1, x2, y2) in enumerate(boxes.tolist())]
+        return [line for i, line in enumerate(lines) if plan.annotation == "bob" or i not in plan.gaps]
+    # MSU-MFSD: made on the stored pixels, so a video stored upside down has its boxes and eyes turned too
+    turned = [_stored_points(plan, [(x1, y1), (x2, y2), (lx, ly), (rx, ry)])
+              for (x1, y1, x2, y2), (rx, ry, lx, ly) in zip(boxes.tolist(), eyes.tolist())]
+    return [", ".join(map(str, (i, min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]), *left, *right)))
+            for i, (a, b, left, right) in enumerate(turned) if i not in plan.gaps]
+
+
+def _stored_points(plan: Plan, points: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Points of the upright view where they are in the stored frame (turned by 180°, or as they are)."""
+    if plan.rotation == 0:
+        return points
+    if plan.rotation != 180:
+        raise ValueError(f"{plan.rel_path}: only upside-down (180°) videos are written")
+    return [(plan.spec.width - x, plan.spec.height - y) for x, y in points]
+
+
+def _write_annotation(plan: Plan, out: Path, boxes: np.ndarray, eyes: np.ndarray) -> None:
+    """The annotation file beside the video (OULU .txt, SiW and MSU-MFSD .face) or at ``annotation_path``."""
+    if not plan.annotation:
+        return
+    video = out / plan.rel_path
+    path = out / plan.annotation_path if plan.annotation_path else video.with_suffix(
+        ".txt" if plan.annotation == "eyes" else ".face")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(_annotation_lines(plan, boxes, eyes)) + "\n")
 
 
 def _write(plan: Plan, out: Path, seed: int, dataset: str) -> DemoRecording:
@@ -167,6 +199,12 @@ def _write_challenge_lists(records: list[DemoRecording], out: Path) -> None:
                  "test_ref": [f"{r.rel_path} {label(r)}" for r in split["test"]]}
         for name, lines in files.items():
             (out / f"4@{k}_{name}.txt").write_text("\n".join(lines) + "\n")
+
+
+def _write_sub_lists(top: Path) -> None:
+    """MSU-MFSD's split, the release's whole lists as it ships them (two-digit clients, CRLF lines)."""
+    for split, clients in MSU_SUB_LISTS.items():
+        (top / f"{split}_sub_list.txt").write_bytes("\r\n".join(f"{c:02d}" for c in clients).encode())
 
 
 def _write_info(records: list[DemoRecording], out: Path, **params: object) -> Path:
@@ -212,7 +250,10 @@ def generate(dataset: str, out: Path, *, seed: int = 0, size: str = "small",
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plans = sorted(PLANNERS[dataset, release](SIZES[size][dataset], seed), key=lambda p: p.rel_path)
-    records = _write_all(plans, out, seed, dataset, workers)
+    written = _write_all(plans, out, seed, dataset, workers)
+    records = [record for plan, record in zip(plans, written) if plan.pad]  # not the enrollment videos
+    if dataset == "msu_mfsd":
+        _write_sub_lists(out / "MSU-MFSD")
     if release == "challenge":
         _write_challenge_lists(records, out)
     else:  # the official protocol lists, in each dataset's own format, for `index --lists`
