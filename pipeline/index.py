@@ -174,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="take membership from --lists where they cover a split")
     parser.add_argument("--annotations", type=Path,
                         help="for a release that ships no face annotations, a folder of them inside --root "
-                             "(casia_fasd: bob.db.casia_fasd's face-locations/, a .face file per video)")
+                             "(casia_fasd: bob.db.casia_fasd's face-locations/, a .face file per video) "
+                             "(default: the dataset's index.annotations of params.yaml, where that folder exists)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
-    parser.add_argument("--params", type=Path, help="params.yaml to read index.lists and the storage section from")
+    parser.add_argument("--params", type=Path, help="params.yaml to read index.lists, index.annotations and the "
+                                                    "storage section from")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
@@ -188,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--lists {args.lists}: no such folder")
     if args.annotations is not None:
         check_annotations(args.dataset, args.root, args.annotations)
+    else:
+        args.annotations = default_annotations(args.dataset, args.root, args.params)
     lists = args.lists if args.lists is not None else default_lists(args.root, args.params)
     if args.use_lists and lists is None:
         raise UsageError("--use-lists needs the official lists: pass --lists DIR")
@@ -222,9 +226,12 @@ def check_annotations(dataset: str, root: Path, annotations: Path) -> None:
                          f"the raw root; put the folder (or a link to it) there, e.g. {root / 'face-locations'}")
 
 
+INDEX_KEYS = {"lists", "annotations"}
+
+
 def default_lists(root: Path, params: Path | None) -> Path | None:
     """The list folder ``index.lists`` names for ``root``, when it exists (a release may ship none)."""
-    template = load_section("index", params, known={"lists"}).get("lists")
+    template = load_section("index", params, known=INDEX_KEYS).get("lists")
     if template is None:
         return None
     folder = Path(str(template).format(root=root))
@@ -232,6 +239,20 @@ def default_lists(root: Path, params: Path | None) -> Path | None:
         log.warning("no official lists at %s (index.lists): protocol membership from the rules alone, unchecked",
                     folder)
         return None
+    return folder
+
+
+def default_annotations(dataset: str, root: Path, params: Path | None) -> Path | None:
+    """The annotation folder ``index.annotations`` names for ``dataset`` under ``root``, when it exists (bob's
+    face files are a download of their own that a user may not have: the detector then finds the faces)."""
+    templates = load_section("index", params, known=INDEX_KEYS).get("annotations") or {}
+    if dataset not in templates:
+        return None
+    folder = Path(str(templates[dataset]).format(root=root))
+    if not folder.is_dir():
+        log.warning("no face annotations at %s (index.annotations): a detector finds the faces", folder)
+        return None
+    check_annotations(dataset, root, folder)
     return folder
 
 

@@ -261,7 +261,8 @@ def _write_manifests(config, videos, protocols, results, plan_rejects, failed) -
         storage.remove(splits)
     else:
         modalities, aliases = split_settings(protocols, videos)
-        document = split_index(shards.to_dict("records"), config.out, modalities, aliases, config.sample.crop_size)
+        document = split_index(shards.to_dict("records"), config.out, modalities, aliases, config.sample.crop_size,
+                               str(videos["dataset"].iloc[0]))
         storage.write_json(splits, document)
     rejected = set(rejects["video_id"]) - set(samples["video_id"])
     return StageSummary(

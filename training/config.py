@@ -137,8 +137,10 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], run: RunN
                          "larger shard.crop_size")
     names = {"dataset": args.dataset, "protocol": protocol, "seed": config.seed,
              "run": str(run or RunName(args.dataset, protocol))}
-    return replace(config, protocol=protocol, run=names["run"], manifests=manifests,
-                   shards=fill("train.shards", config.shards, names), out=fill("train.out", config.out, names))
+    # {dataset} stays in the shard folder: splits.json fills it in for each dataset a split reads from
+    shards = fill("train.shards", config.shards, names | {"dataset": "{dataset}"})
+    return replace(config, protocol=protocol, run=names["run"], manifests=manifests, shards=shards,
+                   out=fill("train.out", config.out, names))
 
 
 def fill(setting: str, template: str, names: dict[str, Any]) -> str:

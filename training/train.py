@@ -141,8 +141,10 @@ def train_splits(config: TrainConfig) -> tuple[SplitShards, SplitShards]:
 
 
 def share_cpu(num_workers: int, dist: DistInfo) -> None:
-    """On CPU, leave the data workers their cores: oversubscribed OpenMP threads stall one another."""
-    if dist.device.type == "cpu":
+    """On CPU, leave the data workers their cores: oversubscribed OpenMP threads stall one another. A thread count
+    set with ``OMP_NUM_THREADS`` is kept (the number of threads changes the order of floating-point sums, so a
+    run's last digits: set it to compare runs across machines)."""
+    if dist.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         torch.set_num_threads(max(1, cores // dist.world_size - num_workers))
 

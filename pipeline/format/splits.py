@@ -1,10 +1,11 @@
-"""``splits.json``: what a loader needs to know about one dataset's shards, written by the shard stage.
+"""``splits.json``: what a loader needs to know about the shards of a dataset's protocols, written by the shard stage.
 
 For every protocol split (``4_1/train``, …): its shard files, the samples in each and in all, and the
 modalities a model may use in it (CeFA Protocol 3 trains on one and tests on others); for every
-protocol, its aliases (``4@1``, ``p4.1``); and the side of the stored crops (a training input may not be
-larger). Training and evaluation read this file, the manifests and
-their checkpoint, and nothing else: no protocol definitions, no dataset code.
+protocol, its aliases (``4@1``, ``p4.1``); the dataset; and the side of the stored crops (a training input may
+not be larger). The cross-dataset protocols' file (``pipeline.cross``) has the same splits made of *parts*, one
+per dataset, each with that dataset's shard folder and shards. Training and evaluation read this file, the
+manifests and their checkpoint, and nothing else: no protocol definitions, no dataset code.
 """
 from __future__ import annotations
 
@@ -26,13 +27,22 @@ class SplitShards:
     urls: list[str]
     n_samples: int
     modalities: tuple[str, ...] = ()
+    #: The domain (dataset) of each shard in ``urls``: what a loader mixing several datasets balances over.
+    domains: tuple[str, ...] = ()
+
+    def by_domain(self) -> dict[str, list[str]]:
+        """The shard URLs of each domain, in order of first appearance."""
+        grouped: dict[str, list[str]] = {}
+        for url, domain in zip(self.urls, self.domains or ("",) * len(self.urls)):
+            grouped.setdefault(domain, []).append(url)
+        return grouped
 
 
 def split_index(shards: list[dict[str, Any]], shard_dir: Location, modalities: dict[str, list[str]],
-                aliases: dict[str, list[str]], crop_size: int) -> dict[str, Any]:
+                aliases: dict[str, list[str]], crop_size: int, dataset: str) -> dict[str, Any]:
     """The document: ``shards`` rows (shard, signature, n_samples), ``modalities`` by ``protocol/split``,
     ``aliases`` by protocol; ``shard_dir`` is the shard folder or URL; ``crop_size`` the side of every stored
-    image."""
+    image; ``dataset`` the domain of every shard."""
     splits: dict[str, dict[str, Any]] = {}
     for row in shards:
         for split in row["signature"]:
@@ -42,7 +52,7 @@ def split_index(shards: list[dict[str, Any]], shard_dir: Location, modalities: d
             entry["shard_samples"].append(int(row["n_samples"]))
             entry["n_samples"] += int(row["n_samples"])
     protocols = sorted({name.split("/")[0] for name in splits})
-    return {"shard_dir": str(shard_dir), "crop_size": crop_size,
+    return {"dataset": dataset, "shard_dir": str(shard_dir), "crop_size": crop_size,
             "protocols": {p: {"aliases": sorted(aliases.get(p, []))} for p in protocols},
             "splits": dict(sorted(splits.items()))}
 
@@ -82,23 +92,45 @@ class SplitIndex:
                          f"{'; '.join(self.names()) or 'none'}")
 
     def split(self, protocol: str, split: str, shard_dir: str | Path | None = None) -> SplitShards:
-        """The shard files (in ``shard_dir``, a folder or URL, default the one the index names), sample count and
-        modalities of ``protocol/split``. Every shard must be there (one listing of the folder)."""
+        """The shard files, sample count, modalities and domains of ``protocol/split``. ``shard_dir`` (a folder or
+        URL; ``{dataset}`` in it is each part's dataset) overrides the folders the index names. Every shard must be
+        there (one listing of each folder)."""
         name = f"{self.resolve(protocol)}/{split}"
         if name not in self.document["splits"]:
             raise UsageError(f"{self.path}: no shards for {name} (every recording of it was rejected: see "
                              "rejects.parquet)")
         entry = self.document["splits"][name]
-        folder = storage.as_location(shard_dir or self.document["shard_dir"])
-        for shard in entry["shards"]:
+        urls: list[str] = []
+        domains: list[str] = []
+        for part in self.parts(entry):
+            found = self._locate(name, part, shard_dir)
+            urls += found
+            domains += [part["dataset"]] * len(found)
+        return SplitShards(name.split("/")[0], split, urls, int(entry["n_samples"]), tuple(entry["modalities"]),
+                           tuple(domains))
+
+    def parts(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """A split's parts: one per dataset (dataset, shard_dir, shards); a dataset's own split is one part."""
+        if "parts" in entry:
+            return list(entry["parts"])
+        return [{"dataset": self.document.get("dataset", ""), "shard_dir": self.document["shard_dir"],
+                 "shards": entry["shards"]}]
+
+    def _locate(self, name: str, part: dict[str, Any], shard_dir: str | Path | None) -> list[str]:
+        """The URLs of one part's shards, each checked to be there."""
+        if shard_dir is not None and "parts" in self.document["splits"][name] and "{dataset}" not in str(shard_dir):
+            raise UsageError(f"{name} reads the shards of several datasets: give --shards with {{dataset}} in it "
+                             "(data/shards/{dataset}), where each dataset's shards are")
+        template = str(shard_dir) if shard_dir is not None else None
+        folder = storage.as_location(template.format(dataset=part["dataset"]) if template else part["shard_dir"])
+        for shard in part["shards"]:
             if Path(shard).name != shard or not shard.endswith(".tar"):  # a shard list names files of one folder
                 raise ValueError(f"{self.path}: {name} lists {shard!r}, not a .tar file name")
         present = storage.files(folder, ".tar")
-        missing = [shard for shard in entry["shards"] if shard not in present]
+        missing = [shard for shard in part["shards"] if shard not in present]
         if missing:  # a loader would skip them one by one, forever: stop here, and say where they were sought
             raise UsageError(f"{storage.join(folder, missing[0])} does not exist ({len(missing)} of the "
-                             f"{len(entry['shards'])} shards of {name} missing): {storage.name_of(self.path)} "
+                             f"{len(part['shards'])} shards of {name} missing): {storage.name_of(self.path)} "
                              f"expects the shards in {folder}; pass --shards DIR where they are, or run "
                              "python -m pipeline.shard")
-        return SplitShards(name.split("/")[0], split, [str(storage.join(folder, shard)) for shard in entry["shards"]],
-                           int(entry["n_samples"]), tuple(entry["modalities"]))
+        return [str(storage.join(folder, shard)) for shard in part["shards"]]
