@@ -59,6 +59,35 @@ def cefa_shards(demo_manifests, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_shards(demo_root, demo_manifests, tmp_path_factory):
+    """``tiny_shards(dataset)`` → the ``StageConfig`` of one in-process shard run of the tiny demo (8 samples a
+    shard; CASIA-FASD with bob's face files), every dataset's manifests at ``<base>/manifests/<dataset>`` and shards
+    at ``<base>/shards/<dataset>``, so that ``<base>/manifests/{dataset}`` names them all."""
+    from pipeline.samples import SampleConfig
+    from pipeline.shard import StageConfig, run
+
+    base = tmp_path_factory.mktemp("tiny_shards")
+    made = {}
+
+    def build(dataset: str):
+        if dataset not in made:
+            root, _ = demo_root(dataset)
+            if dataset == "casia_fasd":
+                manifests = base / "index" / dataset
+                write_index(build_index(dataset, root, annotations=root / "face-locations"), manifests, dataset, [])
+            else:
+                _, manifests = demo_manifests(dataset)
+            config = StageConfig(root=root, manifests=copy_index_manifests(manifests, base / "manifests" / dataset),
+                                 out=base / "shards" / dataset, samples_per_shard=8, workers=0,
+                                 sample=SampleConfig(detector="opencv"))
+            run(config)
+            made[dataset] = config
+        return made[dataset]
+
+    return build
+
+
+@pytest.fixture(scope="session")
 def s3_server():
     """``ObjectStore`` of moto's S3 server on 127.0.0.1 (an ephemeral port), for the whole session."""
     import logging

@@ -13,6 +13,7 @@ import pytest
 
 from training.metrics import (
     apcer_per_pai,
+    auc,
     bias_err,
     bpcer,
     choose_threshold,
@@ -20,6 +21,7 @@ from training.metrics import (
     evaluate_split_scores,
     fpr_key,
     group_metrics,
+    metrics_summary,
     pad_metrics,
     roc_points,
     threshold_at_eer,
@@ -185,6 +187,23 @@ def test_roc_and_det_points_treat_ties_as_one_step():
     np.testing.assert_array_equal(det["bpcer"], [1, 0.5, 0, 0])
 
 
+def test_auc_counts_a_tie_as_half_and_is_the_area_under_the_roc_steps():
+    # pairs (bona fide, attack): (0.9, 0.5) 1, (0.9, 0.1) 1, (0.5, 0.5) a tie: 1/2, (0.5, 0.1) 1 → 3.5 / 4
+    s, b = [0.9, 0.5, 0.5, 0.1], [True, True, False, False]
+    assert auc(s, b) == 0.875
+    roc = roc_points(s, b)
+    assert auc(s, b) == pytest.approx(float(np.sum(np.diff(roc["fpr"]) * (roc["tpr"][1:] + roc["tpr"][:-1]) / 2)))
+    assert auc([0.1, 0.9], [True, False]) == 0.0 and auc([0.9, 0.1], [True, False]) == 1.0
+
+
+def test_cross_dataset_names_are_the_rates_at_the_dev_and_at_the_own_threshold():
+    report = evaluate_split_scores(DEV, TEST)
+    for split in ("dev", "test"):
+        assert report[split]["hter"] == report[split]["acer"]  # FAR is the pooled APCER
+        assert report[split]["hter_at_target_eer"] == report[split]["own_eer"]  # an oracle, and said so
+    assert "oracle" in metrics_summary(report)["oracle"]
+
+
 # ---------------------------------------------------------------- dev -> test report
 
 DEV = table([0.9, 0.8], {"print": [0.45, 0.2]})
@@ -232,7 +251,7 @@ def test_write_report_files(tmp_path):
     strict = dict(parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     metrics = json.loads(paths["metrics"].read_text(), **strict)
     assert metrics["threshold"] == pytest.approx(0.625)
-    assert set(metrics) == {"rule", "threshold", "dev", "test"} and metrics["rule"] == "eer"
+    assert set(metrics) == {"rule", "threshold", "oracle", "dev", "test"} and metrics["rule"] == "eer"
     assert metrics["test"]["acer"] == pytest.approx(0.25) and metrics["test"]["own_eer"] == 0.25
     assert metrics["test"]["apcer"] == 0.0 and metrics["test"]["acer_worst_pai"] == pytest.approx(0.25)
     assert metrics["test"]["apcer_per_pai"] == {"print": 0.0, "replay": 0.0}

@@ -16,11 +16,7 @@ from pipeline import demo
 from pipeline.datasets.probe import video_frame_count, video_rotation
 from pipeline.format.images import decode_image
 from pipeline.format.tars import read_tar_samples
-from pipeline.samples import SampleConfig
-from pipeline.shard import StageConfig, run
 from pipeline.verify import verify
-
-from .manifests import copy_index_manifests
 
 HAAR_FACE = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
@@ -154,36 +150,9 @@ def test_same_seed_same_bytes(demo_root, tmp_path):
 
 
 # ---------------------------------------------------------------- index and shard, end to end
-@pytest.fixture(scope="module")
-def sharded(demo_root, demo_manifests, tmp_path_factory):
-    """``sharded(dataset)`` → (config, recordings) of one in-process shard run of the tiny demo (CASIA-FASD with
-    bob's face files)."""
-    made = {}
-
-    def build(dataset: str):
-        if dataset not in made:
-            root, recordings = demo_root(dataset)
-            work = tmp_path_factory.mktemp(f"ocim_{dataset}")
-            if dataset == "casia_fasd":
-                from pipeline.index import build_index, write_index
-
-                manifests = work / "index"
-                write_index(build_index(dataset, root, annotations=root / "face-locations"), manifests, dataset, [])
-            else:
-                _, manifests = demo_manifests(dataset)
-            config = StageConfig(root=root, manifests=copy_index_manifests(manifests, work / "manifests"),
-                                 out=work / "shards", samples_per_shard=8, workers=0,
-                                 sample=SampleConfig(detector="opencv"))
-            run(config)
-            made[dataset] = config, {r.video_id: r for r in recordings}
-        return made[dataset]
-
-    return build
-
-
 @pytest.mark.parametrize("dataset", ["casia_fasd", "replay_attack", "msu_mfsd"])
-def test_tiny_demo_shards_end_to_end_with_the_face_in_every_crop(sharded, dataset):
-    config, truth = sharded(dataset)
+def test_tiny_demo_shards_end_to_end_with_the_face_in_every_crop(demo_root, tiny_shards, dataset):
+    config, truth = tiny_shards(dataset), {r.video_id: r for r in demo_root(dataset)[1]}
     videos = pd.read_parquet(config.manifests / "videos.parquet")
     samples = pd.read_parquet(config.manifests / "samples.parquet")
     assert set(samples["video_id"]) == set(videos["video_id"]) == set(truth)  # nothing rejected, nothing lost

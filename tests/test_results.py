@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.aggregate import METRICS
 from training.evaluate import main as evaluate_main
 from training.results import main as results_main
 
@@ -90,7 +91,7 @@ def test_score_folders_are_evaluated_exactly_as_evaluate_does(siw_protocol_3, tm
                               str(folder / "scores_test.csv"), "--out", str(tmp_path / "eval" / folder.name)]) == 0
         metrics = json.loads((tmp_path / "eval" / folder.name / "metrics.json").read_text())
         ours = runs[(runs["protocol"] == protocol) & (runs["seed"] == int(seed))]
-        assert len(ours) == 2 * 9
+        assert len(ours) == 2 * len(METRICS)
         for split, metric, value in zip(ours["split"], ours["metric"], ours["value"]):
             expected = metrics[split][metric]
             assert (value == expected) if expected is not None else pd.isna(value), (folder.name, split, metric)

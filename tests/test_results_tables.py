@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.cross import load_cross
 from pipeline.datasets import DATASETS
 from pipeline.errors import UsageError
 from pipeline.protocols import load_spec
@@ -53,3 +54,7 @@ def test_run_names_stand_for_the_folds_of_a_row(name, folds):
 def test_unknown_run_names_are_refused(name, message):
     with pytest.raises(UsageError, match=message):
         RunName.parse(name).folds()
+
+
+def test_the_cross_dataset_table_has_a_row_for_each_cross_protocol():
+    assert [row.protocol for row in load_tables().dataset("cross").rows] == list(load_cross())

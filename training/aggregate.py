@@ -33,8 +33,8 @@ from .tables import Row, Tables
 
 #: The metrics summarised, as ``metrics.json`` names them (``own_eer``: the split's equal error rate at its own
 #: threshold).
-METRICS = ("apcer", "apcer_worst_pai", "bpcer", "acer", "acer_worst_pai", "own_eer",
-           *(f"tpr@fpr={fpr_key(target)}" for target in DEFAULT_FPR_TARGETS))
+METRICS = ("apcer", "apcer_worst_pai", "bpcer", "acer", "acer_worst_pai", "own_eer", "hter", "hter_at_target_eer",
+           "auc", *(f"tpr@fpr={fpr_key(target)}" for target in DEFAULT_FPR_TARGETS))
 SPLITS = ("dev", "test")
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,10 @@ score >= threshold**; scores follow :mod:`training.scores` (higher = more bona f
   ``apcer_worst_pai`` the largest of them (ISO's worst case), ``worst_pai`` its type, and
   ``acer_worst_pai`` = (APCER_worst_pai + BPCER) / 2.
 * BPCER: fraction of bona fide presentations rejected. ROC terms: FPR = APCER, TPR = 1 - BPCER.
+* The cross-dataset papers' names: ``hter`` = (FAR + FRR) / 2 at the dev threshold, which is ``acer`` (FAR is the
+  pooled APCER); ``hter_at_target_eer`` the same at the evaluated split's own EER threshold, i.e. ``own_eer``: a
+  threshold tuned on the split itself, an **oracle**, and the HTER SSDG and its followers print; ``auc`` the area
+  under the ROC curve.
 * Per group (``group_by``, e.g. ethnicity): APCER, BPCER and ACER of each group's presentations, and
   BiasERR = Σ_e (ERR_e − min_e' ERR_e') for each of the three (CeFA, WACV 2021, eq. 4). A
   presentation without a value in that column counts in every group.
@@ -301,8 +305,21 @@ def _split_report(df: pd.DataFrame, threshold: float, fpr_targets: tuple[float, 
                     int(b.sum()), int((~b).sum()))
         own_t, own_eer, tpr = None, None, {}
     report.update(own_eer=own_eer, own_eer_threshold=_json_threshold(own_t), tpr_at_fpr=tpr,
+                  hter=report["acer"], hter_at_target_eer=own_eer, auc=auc(s, b) if own_t is not None else None,
                   groups=_group_report(df, group_by, threshold))
     return report
+
+
+def auc(scores: ArrayLike, is_bonafide: ArrayLike) -> float:
+    """Area under the ROC curve: the chance that a bona fide presentation scores above an attack, a tie counting
+    one half (the Mann-Whitney statistic / (bona fide × attacks); the trapezoids under :func:`roc_points`)."""
+    s, b = _arrays(scores, is_bonafide)
+    attacks, bonafide = np.sort(s[~b]), s[b]
+    if attacks.size == 0 or bonafide.size == 0:
+        raise ValueError(f"AUC needs both classes, got {bonafide.size} bona fide and {attacks.size} attacks")
+    below = np.searchsorted(attacks, bonafide, side="left")
+    tied = np.searchsorted(attacks, bonafide, side="right") - below
+    return float((below.sum() + tied.sum() / 2) / (bonafide.size * attacks.size))
 
 
 ACER_DEFINITION = ("acer = (apcer + bpcer) / 2 with apcer pooled over all attack presentations (the CeFA "
@@ -342,7 +359,11 @@ def evaluate_split_scores(dev: pd.DataFrame, test: pd.DataFrame, rule: str = "ee
 
 
 #: What metrics.json keeps of a split's report, and of each of its groups.
-SUMMARY_KEYS = ("acer", "apcer", "bpcer", "acer_worst_pai", "apcer_worst_pai", "own_eer", "n_bonafide", "n_attack")
+SUMMARY_KEYS = ("acer", "apcer", "bpcer", "acer_worst_pai", "apcer_worst_pai", "own_eer", "hter", "hter_at_target_eer",
+                "auc", "n_bonafide", "n_attack")
+#: What metrics.json says of the numbers measured at a split's own threshold.
+ORACLE_NOTE = ("own_eer and hter_at_target_eer are at each split's own EER threshold, tuned on that split itself: "
+               "an oracle (the HTER that SSDG and its followers print); every other rate is at the dev threshold")
 GROUP_SUMMARY_KEYS = ("acer", "apcer", "bpcer", "acer_worst_pai", "n_bonafide", "n_attack")
 
 
@@ -361,8 +382,8 @@ def metrics_summary(report: dict[str, Any]) -> dict[str, Any]:
             out[f"by_{r['groups']['column']}"] = {g: {k: m[k] for k in GROUP_SUMMARY_KEYS} for g, m in per_group}
             out["bias_err"] = dict(r["groups"]["bias_err"])
         return out
-    return {"rule": report["rule"], "threshold": report["threshold"], "dev": split(report["dev"]),
-            "test": split(report["test"])}
+    return {"rule": report["rule"], "threshold": report["threshold"], "oracle": ORACLE_NOTE,
+            "dev": split(report["dev"]), "test": split(report["test"])}
 
 
 def has_both_classes(table: pd.DataFrame) -> bool:

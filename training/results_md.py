@@ -12,7 +12,8 @@ from .aggregate import METRICS
 from .tables import DatasetTable, Published, PublishedResult, Tables
 
 LABELS = {"apcer": "APCER", "bpcer": "BPCER", "acer": "ACER", "apcer_worst_pai": "APCER worst PAI",
-          "acer_worst_pai": "ACER worst PAI", "own_eer": "EER", "tpr@fpr=1e-2": "TPR@FPR=1e-2",
+          "acer_worst_pai": "ACER worst PAI", "own_eer": "EER", "hter": "HTER",
+          "hter_at_target_eer": "HTER at target's EER (oracle)", "auc": "AUC", "tpr@fpr=1e-2": "TPR@FPR=1e-2",
           "tpr@fpr=1e-3": "TPR@FPR=1e-3", "tpr@fpr=1e-4": "TPR@FPR=1e-4"}
 NOT_MEASURED = "n/m"
 
@@ -37,24 +38,30 @@ def _section(table: DatasetTable, rows: dict[str, Any], method: str, tables: Tab
     lines += _table_head(header)
     cited: list[str] = []
     for name, row in rows.items():
-        lines.append(_line([name, method, _runs(row), *(_ours(row["test"][m], row) for m in table.columns)]))
+        label = _label(table, name)
+        lines.append(_line([label, method, _runs(row), *(_ours(row["test"][m], row) for m in table.columns)]))
         for result in table.published:
             cells = _published_cells(result, table, name)
             if cells:
                 cited += [result.source] * (result.source not in cited)
-                lines.append(_line([name, f"{result.method} [{result.source}]", "",
+                lines.append(_line([label, f"{result.method} [{result.source}]", "",
                                     *(_published(cells.get(m)) for m in table.columns)]))
     others = [m for m in METRICS if m not in table.columns]
     lines += ["", *_table_head(["Protocol", "Runs", *(f"{LABELS[m]} (%)" for m in others), "ACER std over seeds (%)"])]
     for name, row in rows.items():
         acer = row["test"]["acer"]
-        lines.append(_line([name, _runs(row), *(_ours(row["test"][m], row) for m in others),
+        lines.append(_line([_label(table, name), _runs(row), *(_ours(row["test"][m], row) for m in others),
                             _number(acer["std_seeds"]) if acer["std_seeds"] is not None else ""]))
     lines.append("")
     for source in cited:
         entry = tables.sources[source]
         lines.append(f"[{source}] {entry['cite']}. Reported: {entry['reported']}. Checked: {entry['checked']}.  ")
     return lines + [""]
+
+
+def _label(table: DatasetTable, line: str) -> str:
+    """A line's name as the papers print it (O&C&I→M), else its protocol name."""
+    return next((row.label for row in table.rows if row.protocol == line and row.label), line)
 
 
 def _published_cells(result: PublishedResult, table: DatasetTable, line: str) -> dict[str, Published]:

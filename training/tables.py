@@ -33,6 +33,7 @@ class Row:
 
     protocol: str
     folds: tuple[str, ...]
+    label: str | None = None  # how the papers name it, where that is not its protocol name (O&C&I→M)
 
     @property
     def has_folds(self) -> bool:
@@ -133,7 +134,8 @@ def load_tables(path: Path = TABLES_FILE) -> Tables:
 
 
 def _dataset(name: str, body: dict[str, Any], sources: dict[str, Any], path: Path) -> DatasetTable:
-    rows = tuple(Row(str(r["protocol"]), tuple(str(f) for f in r.get("folds", [r["protocol"]]))) for r in body["rows"])
+    rows = tuple(Row(str(r["protocol"]), tuple(str(f) for f in r.get("folds", [r["protocol"]])), r.get("label"))
+                 for r in body["rows"])
     table = DatasetTable(name, str(body["title"]), tuple(body["columns"]), rows,
                          tuple(str(p) for p in body.get("others", [])),
                          tuple(PublishedResult(str(p["method"]), str(p["source"]),
