@@ -39,7 +39,8 @@ def needed_frames(config: StageConfig) -> list[tuple[Path, bool, list[int]]]:
     """(source, grey, frame numbers) for every recording and modality the stage decodes."""
     videos = pd.read_parquet(config.manifests / "videos.parquet")
     protocols = pd.read_parquet(config.manifests / "protocols.parquet")
-    plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
+    plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard,
+                       config.placement)
     reads = []
     for shard in plan.shards:
         for task in shard.recordings:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .datasets.records import manifest_frame_numbers, paired_frame_numbers
 from .paths import escapes_root
-from .windows import frame_step, has_gap, plan_windows
+from .windows import Placement, frame_step, has_gap, plan_windows
 
 
 @dataclass(frozen=True)
@@ -52,20 +52,21 @@ class Plan:
 
 
 def recording_windows(
-    numbers: list[int], memberships: list[tuple[str, int | None]], length: int, count: int, step: int = 1
+    numbers: list[int], memberships: list[tuple[str, int | None]], length: int, count: int, step: int = 1,
+    placement: Placement = Placement(),
 ) -> list[tuple[WindowTask, tuple[str, ...]]]:
     """Windows over one recording's paired frame ``numbers`` and, for each, the splits (``protocol/split``)
     that read it.
 
-    Each distinct frame rule (the first N paired frames) plans its own W windows; a split reads exactly
-    the windows its own rule planned, so a split without a rule gets W windows spread over the whole
-    recording, the same for train, dev and test, whatever other protocols the recording belongs to.
+    Each distinct frame rule (the first N paired frames) plans its own W windows (placed by ``placement``); a
+    split reads exactly the windows its own rule planned, so a split without a rule gets the same W windows over
+    the whole recording for train, dev and test, whatever other protocols the recording belongs to.
     """
     limits = sorted({limit for _, limit in memberships}, key=lambda v: (v is not None, v or 0))
     starts: dict[int, tuple[int, ...]] = {}
     planned_by: dict[int, set[int | None]] = {}
     for limit in limits:
-        for window in plan_windows(len(numbers), length, count, limit):
+        for window in plan_windows(len(numbers), length, count, limit, placement):
             starts[int(window[0])] = tuple(numbers[int(i)] for i in window)
             planned_by.setdefault(int(window[0]), set()).add(limit)
     windows = []
@@ -108,7 +109,8 @@ def source_paths(video: dict[str, Any]) -> list[str]:
 
 
 def plan_shards(
-    videos: pd.DataFrame, protocols: pd.DataFrame, length: int, count: int, samples_per_shard: int
+    videos: pd.DataFrame, protocols: pd.DataFrame, length: int, count: int, samples_per_shard: int,
+    placement: Placement = Placement(),
 ) -> Plan:
     """Group every window by signature and cut each group into shards at recording boundaries."""
     memberships: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
@@ -130,11 +132,13 @@ def plan_shards(
                                       "no protocol split selects this recording"))
             continue
         paired, step = recording_frames(video)
-        windows = recording_windows(paired, memberships[video_id], length, count, step)
+        windows = recording_windows(paired, memberships[video_id], length, count, step, placement)
         if not windows:
             counts = ", ".join(f"{m} {len(n)}" for m, n in manifest_frame_numbers(video).items())
+            first = f" from position {placement.start}" if placement.start else ""
             rejects.append(reject_row(video_id, None, "plan", "too_short",
-                                      f"{len(paired)} frame numbers in every modality ({counts}) < window {length}"))
+                                      f"{len(paired)} frame numbers in every modality ({counts}): no window of "
+                                      f"{length}{first}"))
             continue
         records[video_id] = video
         for window, signature in windows:

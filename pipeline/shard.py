@@ -34,6 +34,7 @@ from .protocols import load_spec
 from .samples import SampleConfig
 from .shard_task import PARTS, finished_part, part_path, write_shard
 from .storage import Location
+from .windows import PLACEMENTS, Placement
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ class StageConfig:
     out: Location
     window_length: int = 7
     windows_per_recording: int = 4
+    window_placement: str = "spread"
+    window_start: int = 0
+    window_stride: int = 5
     samples_per_shard: int = 256
     workers: int = 2
     scheduler: str | None = None
@@ -63,12 +67,20 @@ class StageConfig:
         for name in ("manifests", "out"):  # a local path given as text becomes a Path, a URL stays text
             object.__setattr__(self, name, storage.as_location(getattr(self, name)))
         check_types("shard", self)
-        at_least = {"window_length": 1, "windows_per_recording": 1, "samples_per_shard": 1, "workers": 0, "retries": 0}
+        at_least = {"window_length": 1, "windows_per_recording": 1, "window_start": 0, "window_stride": 1,
+                    "samples_per_shard": 1, "workers": 0, "retries": 0}
         for name, least in at_least.items():
             if getattr(self, name) < least:
                 setting = "shard.workers (--workers)" if name == "workers" else f"shard.{name}"
                 what = "0 (run in this process) or more" if name == "workers" else f"{least} or more"
                 raise UsageError(f"{setting} = {getattr(self, name)!r}: expected {what}")
+        if self.window_placement not in PLACEMENTS:
+            raise UsageError(f"shard.window_placement = {self.window_placement!r}: expected one of "
+                             f"{', '.join(PLACEMENTS)}")
+
+    @property
+    def placement(self) -> Placement:
+        return Placement(self.window_placement, self.window_start, self.window_stride)
 
 
 #: The keys of params.yaml's shard section: the stage's settings and the two path templates.
@@ -105,7 +117,8 @@ def run(config: StageConfig) -> StageSummary:
         raise UsageError(f"{storage.join(config.manifests, 'videos.parquet')} holds {', '.join(found)} recordings, "
                          f"not {config.dataset}: pass the manifests of {config.dataset} (--manifests), or "
                          f"--dataset {found[0]}")
-    plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard)
+    plan = plan_shards(videos, protocols, config.window_length, config.windows_per_recording, config.samples_per_shard,
+                       config.placement)
     storage.make_folder(storage.join(config.out, PARTS))
     tars = storage.files(config.out, ".tar")  # one listing, for the clean-up and the resume
     _remove_temporaries(config.out)

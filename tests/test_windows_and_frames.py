@@ -5,8 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.errors import UsageError
 from pipeline.frames import DecodeError, open_source
-from pipeline.windows import plan_windows
+from pipeline.windows import Placement, plan_windows
 
 from .videos import frame_types
 
@@ -134,3 +135,25 @@ def test_long_gop_h264_with_b_frames_is_read_frame_accurately(tmp_path):
         for frame, number in zip(window, frames_read):
             stripe = frame[2:10].max(axis=(0, 2))  # bright where the frame-number stripe is
             assert stripe[5 * number + 2] > 200 and stripe[(5 * number + 152) % 300] < 200, number
+
+
+@pytest.mark.parametrize("placement, n_frames, length, count, starts", [
+    (Placement(), 100, 7, 4, [0, 31, 62, 93]),  # spread over the whole recording
+    (Placement("spread", start=6), 100, 7, 4, [6, 35, 64, 93]),
+    (Placement("interval", start=6), 41, 1, 2, [6, 26]),  # SSDG: frames 6 and 6 + ⌊41 / 2⌋
+    (Placement("interval", start=6), 8, 1, 2, [6]),  # 6 + 4 is past the end
+    (Placement("stride", start=0, stride=5), 23, 1, 100, [0, 5, 10, 15, 20]),  # SAFAS: every 5th frame
+    (Placement("stride", start=2, stride=5), 23, 1, 3, [2, 7, 12]),  # at most W
+    (Placement("stride", start=30), 23, 1, 3, []),  # nothing after the start
+])
+def test_window_placements_match_the_conventions_they_name(placement, n_frames, length, count, starts):
+    assert [int(w[0]) for w in plan_windows(n_frames, length, count, placement=placement)] == starts
+
+
+def test_a_placement_outside_the_rules_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="expected a rule among"):
+        Placement("every_other")
+    from pipeline.shard import StageConfig
+
+    with pytest.raises(UsageError, match="shard.window_placement = 'ssdg': expected one of spread, interval, stride"):
+        StageConfig(root=tmp_path, manifests=tmp_path, out=tmp_path, window_placement="ssdg")
