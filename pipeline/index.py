@@ -263,7 +263,7 @@ def _log_summary(result: IndexResult, out: str | Path) -> None:
     for problem in result.problems:
         log.warning("skipped %s: %s (%s)", problem.path, problem.reason, problem.detail)
     for note in result.notes:
-        log.info("kept %s: %s (%s)", note.path, note.reason, note.detail)
+        log.info("noted %s: %s (%s)", note.path, note.reason, note.detail)
     for difference in result.list_differences:
         summary = {k: len(v) for k, v in difference.items() if isinstance(v, list) and v}
         log.warning("lists differ for protocol %s/%s: %s", difference["protocol"], difference["split"], summary)

@@ -176,7 +176,9 @@ class Scan:
 
     recordings: list[Recording] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    #: Recordings kept with a caveat (e.g. no annotation file: the detector finds their faces).
+    #: What the walk notes without refusing: recordings kept with a caveat (no annotation file: the detector finds
+    #: their faces) and files of the release left out by design (Replay-Attack's enrollment videos): ``--strict``
+    #: does not count them.
     notes: list[Problem] = field(default_factory=list)
     memberships: list[ListEntry] = field(default_factory=list)
 

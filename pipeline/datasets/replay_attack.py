@@ -10,7 +10,7 @@ is the folder that holds them, and the raw root may be that folder itself)::
     replayattack/face-locations/<any of the paths above, .face instead of .mov>   (frame x y w h per line)
 
 * Bona fide: the ``real/`` videos (two takes in each light). ``enroll/`` holds the face-recognition
-  enrollment videos: never PAD samples, each one reported as skipped (``enrollment_video``).
+  enrollment videos: never PAD samples, each one noted as left out (``enrollment_video``).
 * ``attack_print`` is a printed high-definition photo (``print``); ``attack_mobile`` and ``attack_highdef``
   are an iPhone 3GS and an iPad screen showing a photo or a video (``replay``). The attacks were filmed
   with the medium on a stand (``fixed``) or in the attacker's hands (``hand``), and the same file name is
@@ -93,14 +93,14 @@ def _videos(folder: Path, found: Scan, root: Path, base: Path) -> None:
 
 
 def _skip_enrollment(folder: Path, found: Scan, root: Path) -> None:
-    """Every file under ``enroll/`` is reported: enrollment videos are for face recognition, not PAD."""
+    """Every file under ``enroll/`` is noted as left out: enrollment videos are for face recognition, not PAD."""
     if not folder.is_dir():
         return
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if path.suffix.lower() in VIDEO_SUFFIXES:
             detail = "a face-recognition enrollment video (bob.db.replay: purpose 'enroll'), never a PAD sample"
-            found.add(problem=Problem(rel, "enrollment_video", detail))
+            found.notes.append(Problem(rel, "enrollment_video", detail))
         else:
             found.add(problem=Problem(rel, "unexpected_file", "expected the release's enrollment videos only"))
 
