@@ -27,19 +27,14 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-# The metrics of the demo's runs, compactly (every metric: dvc metrics show; plots: dvc plots show).
-RESULTS := --drop '.*' --keep 'Experiment|.*eval/metrics.json:(test\.(acer|acer_worst_pai|bpcer|own_eer)|threshold)'
-
 demo: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 	@echo
-	@echo "Test metrics at the threshold chosen on dev (acer: pooled APCER, as the papers report it):"
-	@PATH="$(abspath $(VENV))/bin:$$PATH" dvc exp show --no-pager --md $(RESULTS)
-	@echo "(! in a commit's row: its metrics are not committed; git add dvc.lock models && git commit records them)"
+	@cat results/results.md
 	@echo
+	@echo "Every run's numbers:  results/runs.csv (results/results.json: mean, std and n; dvc metrics show)"
+	@echo "ROC and DET curves:   $$(ls models/*/seed-*/eval/*/roc.png models/*/seed-*/eval/*/det.png | tr '\n' ' ')"
 	@echo "Dataset reports:      $$(ls reports/*/report.html | tr '\n' ' ')"
-	@echo "ROC and DET curves:   $$(ls models/*/eval/roc.png models/*/eval/det.png | tr '\n' ' ')"
-	@echo "Every metric:         . $(VENV)/bin/activate && dvc metrics show"
 
 test: install
 	$(PY) -m pytest
