@@ -17,7 +17,7 @@ from training.balance import balance_plan
 from training.data import iterate_eval, loader, split_shards, train_pipeline
 from training.tar_stream import Selection
 
-from .commands import assert_refused, run
+from .commands import assert_refused, params_with, run
 from .tars import tar_members, write_tar
 
 #: The tiny demos' protocol splits a "sources" protocol is made of, as a cross-dataset protocol names them.
@@ -26,16 +26,15 @@ SOURCES = {"train": [("cefa", "4_1"), ("surf", "1"), ("oulu", "1")], "dev": [("c
 
 def cross_index(folder: Path, configs: dict, shard_dirs: dict | None = None) -> Path:
     """A ``splits.json`` whose splits are unions of the demos' protocol splits (:data:`SOURCES`), one part per
-    dataset with its shards and their counts (the cross-dataset protocols' layout), modalities the ones every part
-    has; ``shard_dirs`` replaces a dataset's shard folder (and the counts, by reading its tars)."""
+    dataset with its shards and their counts (the cross-dataset protocols' layout), modalities the ones every
+    dataset has; ``shard_dirs`` replaces a dataset's shard folder (and the counts, by reading its tars)."""
     splits = {}
     for split, parts in SOURCES.items():
         entries = [(dataset, json.loads((configs[dataset].manifests / "splits.json").read_text())["splits"]
                     [f"{protocol}/{split}"]) for dataset, protocol in parts]
         splits[f"sources/{split}"] = {
             "parts": [part(d, configs[d].out, e, (shard_dirs or {}).get(d)) for d, e in entries],
-            "n_samples": sum(e["n_samples"] for _, e in entries),
-            "modalities": [m for m in entries[0][1]["modalities"] if all(m in e["modalities"] for _, e in entries)]}
+            "n_samples": sum(e["n_samples"] for _, e in entries), "modalities": ["rgb"]}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "splits.json").write_text(json.dumps({"dataset": "cross", "crop_size": 128, "shard_dir": "",
                                                     "protocols": {"sources": {"aliases": []}}, "splits": splits}))
@@ -206,17 +205,32 @@ def attacks_only(config, folder: Path) -> Path:
     return folder
 
 
+def train_on_sources(configs, folder: Path, *args: str, surf: Path | None = None):
+    """``python -m training.train`` on the sources, each dataset's shards under ``folder/shards/<dataset>`` (SURF's
+    from ``surf`` when given)."""
+    shards = folder / "shards"
+    shards.mkdir()
+    for dataset, config in configs.items():
+        (shards / dataset).symlink_to(surf if dataset == "surf" and surf else config.out)
+    manifests = cross_index(folder / "m", configs, {"surf": surf} if surf else None)
+    return run(["training.train", "--dataset", "cross", "--protocol", "sources", "--manifests", str(manifests),
+                "--shards", f"{shards}/{{dataset}}", "--out", str(folder / "model"), *args])
+
+
+def test_training_on_the_sources_says_what_its_batches_hold(configs, tmp_path):
+    params = params_with(tmp_path, "train", epoch_samples=16, input_size=64, width=4, epochs=1, num_workers=1)
+    done = train_on_sources(configs, tmp_path, "--batch-size", "8", "--params", str(params))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("train.balance auto: 3 domains (cefa, surf, oulu) x bona fide / attack: each batch of 8 holds 1 of each "
+            "of the 6 (domain, class) groups and 2 more, given to the groups in turn (train.batch_size is not a "
+            "multiple of 6): every group gets 4 in every 3 batches") in done.stderr
+    assert (tmp_path / "model" / "checkpoint.pt").is_file()
+
+
 def test_a_domain_without_bona_fide_samples_is_refused_in_one_line_before_training(configs, tmp_path):
     """As a user meets it: sources whose SURF shards hold no bona fide sample (splits.json counts them) stop the
     command with one line naming the domain, before any process starts."""
-    shards = tmp_path / "shards"
-    shards.mkdir()
-    for dataset in ("cefa", "oulu"):
-        (shards / dataset).symlink_to(configs[dataset].out)
-    attacks_only(configs["surf"], shards / "surf")
-    manifests = cross_index(tmp_path / "m", configs, {"surf": shards / "surf"})
-    done = run(["training.train", "--dataset", "cross", "--protocol", "sources", "--manifests", str(manifests),
-                "--shards", f"{shards}/{{dataset}}", "--out", str(tmp_path / "model"), "--batch-size", "6"])
+    done = train_on_sources(configs, tmp_path, "--batch-size", "6", surf=attacks_only(configs["surf"], tmp_path / "s"))
     assert done.returncode == 2
     assert_refused(done, "sources/train: domain surf has no bona fide sample in its 4 shards",
                    "set train.balance: none")
