@@ -54,10 +54,10 @@ REPEAT = 2
 MODALITIES = {"cefa": ["rgb", "depth", "ir"], "oulu": ["rgb"]}
 
 
-def loader_rate(shards: SplitShards, modalities: list[str], batches: int) -> float:
+def loader_rate(shards: SplitShards, modalities: list[str], batches: int, balance: str = "auto") -> float:
     """Samples per second of the training loader, after its workers have started and warmed up."""
     pipeline = train_pipeline(shards, modalities, BATCH, epoch_samples=(batches + WARMUP_BATCHES) * BATCH,
-                              augment=AugmentConfig(), num_workers=WORKERS)
+                              augment=AugmentConfig(), num_workers=WORKERS, balance=balance)
     return max(_rate(loader(pipeline, WORKERS), batches) for _ in range(REPEAT))
 
 

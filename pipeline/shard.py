@@ -274,7 +274,10 @@ def _write_manifests(config, videos, protocols, results, plan_rejects, failed) -
         storage.remove(splits)
     else:
         modalities, aliases = split_settings(protocols, videos)
-        document = split_index(shards.to_dict("records"), config.out, modalities, aliases, config.sample.crop_size,
+        labels = samples[["video_id", "shard"]].merge(videos[["video_id", "is_bonafide"]], on="video_id")
+        bonafide = labels.groupby("shard")["is_bonafide"].sum()  # what a loader balancing classes reads them by
+        rows = [row | {"n_bonafide": int(bonafide.get(row["shard"], 0))} for row in shards.to_dict("records")]
+        document = split_index(rows, config.out, modalities, aliases, config.sample.crop_size,
                                str(videos["dataset"].iloc[0]))
         storage.write_json(splits, document)
     rejected = set(rejects["video_id"]) - set(samples["video_id"])

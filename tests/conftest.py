@@ -45,17 +45,31 @@ def demo_manifests(demo_root, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def cefa_shards(demo_manifests, tmp_path_factory):
-    """Shards of the tiny CeFA demo (4 samples per shard, so splits span several shards)."""
+def demo_shards(demo_manifests, tmp_path_factory):
+    """``demo_shards(dataset)`` → the shard stage's settings of a run on the tiny demo (4 samples per shard, so
+    splits span several shards), made once."""
     from pipeline.samples import SampleConfig
     from pipeline.shard import StageConfig, run
 
-    root, manifests = demo_manifests("cefa")
-    work = tmp_path_factory.mktemp("cefa_shards")
-    config = StageConfig(root=root, manifests=copy_index_manifests(manifests, work / "m"), out=work / "s",
-                         samples_per_shard=4, workers=0, sample=SampleConfig(detector="opencv"))
-    run(config)
-    return config
+    made = {}
+
+    def build(dataset: str):
+        if dataset not in made:
+            root, manifests = demo_manifests(dataset)
+            work = tmp_path_factory.mktemp(f"{dataset}_shards")
+            made[dataset] = StageConfig(root=root, manifests=copy_index_manifests(manifests, work / "m"),
+                                        out=work / "s", samples_per_shard=4, workers=0,
+                                        sample=SampleConfig(detector="opencv"))
+            run(made[dataset])
+        return made[dataset]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def cefa_shards(demo_shards):
+    """Shards of the tiny CeFA demo (4 samples per shard, so splits span several shards)."""
+    return demo_shards("cefa")
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,7 @@ def test_training_mistakes(cefa_shards, tmp_path):
     ("train", {"lr_milestones": 6}, "train.lr_milestones = 6: expected a list (an integer each)"),
     ("train", {"fail_on_corrupt": "maybe"}, "train.fail_on_corrupt = 'maybe': expected true or false"),
     ("train", {"max_rotation": -30}, "train.max_rotation = -30: expected 0 or more"),
+    ("train", {"balance": "datasets"}, "train.balance: 'datasets' is not one of auto, domains_and_classes, none"),
     ("train", {"input_size": 200}, "train.input_size = 200 is larger than the shards' 128-pixel crops"),
     ("shard", {"crop_size": 64.5}, "shard.crop_size = 64.5: expected an integer"),
     ("shard", {"window_length": "seven"}, "shard.window_length = 'seven': expected an integer"),

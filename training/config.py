@@ -12,6 +12,7 @@ from pipeline.params import check_types
 from pipeline.storage import is_url
 
 from .augment import AugmentConfig
+from .balance import BALANCE_CHOICES
 from .model import FINAL_HEADS
 from .resnet import IMAGENET_WIDTH
 from .tables import RunName, load_tables
@@ -42,6 +43,8 @@ class TrainConfig:
     batch_size: int = 64
     epoch_samples: int | None = None
     shuffle_buffer: int = 500
+    #: Batches across domains and classes (training.balance): auto | domains_and_classes | none.
+    balance: str = "auto"
     num_workers: int = 2
     seed: int = 0
     input_size: int = 112
@@ -59,6 +62,8 @@ class TrainConfig:
             raise UsageError(f"train.final_head: {self.final_head!r} is not one of {', '.join(FINAL_HEADS)}")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"train.optimizer: {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.balance not in BALANCE_CHOICES:
+            raise UsageError(f"train.balance: {self.balance!r} is not one of {', '.join(BALANCE_CHOICES)}")
         positive = {"width": self.width, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                     "shuffle_buffer": self.shuffle_buffer, "input_size": self.input_size}
         for name, value in positive.items():

@@ -1,11 +1,13 @@
 """Streaming the shards of one protocol split into training and evaluation batches (WebDataset).
 
-The split's shard list, sample count and modalities come from ``manifests/<ds>/splits.json`` (written
-by the shard stage, read through :mod:`pipeline.format.splits`), so nothing scans tars to learn an
-epoch length.
+The split's shard list, sample count, modalities and the domain (dataset) of each shard come from
+``manifests/<ds>/splits.json`` (written by the shard stage, read through :mod:`pipeline.format.splits`), so
+nothing scans tars to learn an epoch length. Every sample carries its domain (``batch["domain"]``), taken
+from its shard's URL.
 
 * training: shards resampled with a seed per (base seed, epoch, rank, worker), a shuffle buffer, a
-  fixed number of batches per epoch, one random geometric transform per sample shared by all images;
+  fixed number of batches per epoch, one random geometric transform per sample shared by all images; a
+  split of several datasets gives batches balanced across domains and classes (:mod:`training.balance`);
 * dev / test: every shard once, split across ranks (``torchrun``) and DataLoader workers, so every
   sample is seen exactly once overall; centre crops.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +27,21 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.errors import BrokenShards
+from pipeline.errors import BrokenShards, UsageError
 from pipeline.format.images import decode_image
 from pipeline.format.members import image_member, image_names
 from pipeline.format.splits import SplitIndex, SplitShards
 
 from .augment import AugmentConfig, colour_jitter, geometric_matrix, warp_all
+from .balance import balance_plan, balanced_samples
 from .tar_stream import tar_samples
 
 log = logging.getLogger(__name__)
 
 #: The batch field that carries a packed batch's images between processes (see ``collate``).
 PACKED = "__packed__"
-#: The field of the last batch of a worker whose shards broke: the message, raised again where batches arrive.
+#: The field of the last batch of a worker that had to stop (broken shards, or a split it cannot balance): the
+#: error, raised again where batches arrive.
 STOPPED = "__stopped__"
 
 
@@ -104,26 +108,29 @@ class CorruptSamples:
             yield sample
 
     def count_in_batches(self, batches: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Pipeline stage: each batch carries the skips since the previous one. Broken shards end the stream
-        with a batch that says so (:data:`STOPPED`): raised in a DataLoader worker, the error would reach the
-        main process buried in the worker's traceback, not as the one line it is."""
+        """Pipeline stage: each batch carries the skips since the previous one. Broken shards (or a domain that
+        cannot be balanced) end the stream with a batch that says so (:data:`STOPPED`): raised in a DataLoader
+        worker, the error would reach the main process buried in the worker's traceback, not as the one line it is."""
         reported = 0
         try:
             for batch in batches:
                 batch["skipped"], reported = self.skipped - reported, self.skipped
                 yield batch
-        except BrokenShards as error:
-            yield {STOPPED: str(error)}
+        except (BrokenShards, UsageError) as error:
+            yield {STOPPED: type(error)(str(error))}  # the message alone: no traceback travels
 
 
 class SampleDecoder:
     """Raw tar members → uint8 HxWxC arrays (C = 1 for grey) of the requested modalities, augmented or
     centre-cropped. ``collate`` turns them into NxCxHxW batches, still uint8 all the way to the device:
-    ``training.scoring.model_inputs`` normalises them there.
+    ``training.scoring.model_inputs`` normalises them there. ``domains`` maps each shard URL to its domain
+    (:func:`shard_domains`); a sample from a shard it does not name has the domain ``""``.
     """
 
-    def __init__(self, modalities: list[str], augment: AugmentConfig, train: bool, seed: int = 0):
+    def __init__(self, modalities: list[str], augment: AugmentConfig, train: bool, seed: int = 0,
+                 domains: Mapping[str, str] | None = None):
         self.modalities, self.augment, self.train, self.seed = modalities, augment, train, seed
+        self.domains = dict(domains or {})
         self._rng: np.random.Generator | None = None
 
     def rng(self) -> np.random.Generator:
@@ -154,6 +161,7 @@ class SampleDecoder:
         out["video_id"] = meta["video_id"]
         out["attack_type"] = meta["attack_type"]
         out["subject"] = meta["subject"]
+        out["domain"] = self.domains.get(sample.get("__url__", ""), "")
         out["key"] = sample["__key__"]
         return out
 
@@ -183,10 +191,10 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def unpack(batch: dict[str, Any]) -> dict[str, Any]:
     """A packed batch (see :func:`collate`) → uint8 NxCxHxW tensors by name (views of the one flat
-    tensor), float32 tensors for lists of numbers, lists for the rest. The batch that ends a broken stream
-    raises :class:`BrokenShards` here."""
+    tensor), float32 tensors for lists of numbers, lists for the rest. The batch that ends a stopped stream
+    raises its error (:class:`BrokenShards`, :class:`UsageError`) here."""
     if STOPPED in batch:
-        raise BrokenShards(batch[STOPPED])
+        raise batch[STOPPED]
     flat, shapes = batch.pop(PACKED)
     offset = 0
     for name, shape in shapes.items():
@@ -197,6 +205,11 @@ def unpack(batch: dict[str, Any]) -> dict[str, Any]:
         if isinstance(values, list) and values and isinstance(values[0], float):
             batch[name] = torch.tensor(values, dtype=torch.float32)
     return batch
+
+
+def shard_domains(shards: SplitShards) -> dict[str, str]:
+    """Shard URL → domain (its dataset) of a split, from splits.json: what a sample's ``domain`` comes from."""
+    return {url: domain for domain, urls in shards.by_domain().items() for url in urls}
 
 
 def seeded_shuffle(buffer: int, seed: int):
@@ -215,19 +228,26 @@ def seeded_shuffle(buffer: int, seed: int):
 def train_pipeline(
     shards: SplitShards, modalities: list[str], batch_size: int, epoch_samples: int | None = None,
     augment: AugmentConfig = AugmentConfig(), shuffle_buffer: int = 500, seed: int = 0,
-    world_size: int = 1, num_workers: int = 0, on_error: CorruptSamples | None = None,
+    world_size: int = 1, num_workers: int = 0, on_error: CorruptSamples | None = None, balance: str = "auto",
 ):
-    """Endless resampled stream cut into epochs of a fixed number of batches per worker."""
+    """Endless resampled stream cut into epochs of a fixed number of batches per worker. ``balance``
+    (train.balance): ``auto`` balances the batches across domains and classes when the split holds several
+    domains (:mod:`training.balance`), ``domains_and_classes`` always, ``none`` never (one shuffled stream)."""
     import webdataset as wds
 
     on_error = on_error or CorruptSamples()
     per_epoch = epoch_samples or shards.n_samples
     batches = max(1, math.ceil(per_epoch / (batch_size * world_size * max(1, num_workers))))
-    return wds.DataPipeline(
+    decoder = SampleDecoder(modalities, augment, train=True, seed=seed, domains=shard_domains(shards))
+    plan = balance_plan(shards, balance, batch_size)
+    samples = [balanced_samples(plan, shards, decoder, shuffle_buffer, seed, on_error)] if plan else [
         wds.ResampledShards(shards.urls, seed=seed, deterministic=True),
         tar_samples(on_error),
         seeded_shuffle(shuffle_buffer, seed),
-        wds.map(SampleDecoder(modalities, augment, train=True, seed=seed), handler=on_error),
+        wds.map(decoder, handler=on_error),
+    ]
+    return wds.DataPipeline(
+        *samples,
         on_error.passed,
         wds.batched(batch_size, collation_fn=collate, partial=False),
         on_error.count_in_batches,
@@ -245,7 +265,7 @@ def eval_pipeline(shards: SplitShards, modalities: list[str], batch_size: int, a
         wds.split_by_node,
         wds.split_by_worker,
         tar_samples(on_error),
-        wds.map(SampleDecoder(modalities, augment, train=False), handler=on_error),
+        wds.map(SampleDecoder(modalities, augment, train=False, domains=shard_domains(shards)), handler=on_error),
         on_error.passed,
         wds.batched(batch_size, collation_fn=collate, partial=True),
         on_error.count_in_batches,

@@ -25,6 +25,7 @@ from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex, SplitShards
 from pipeline.params import load_section
 
+from .balance import BALANCE_CHOICES, balance_plan
 from .checkpoint import build_model, load_checkpoint, save_checkpoint
 from .config import TRAIN_KEYS, TrainConfig, fold_configs
 from .data import CorruptSamples, loader, train_pipeline
@@ -89,6 +90,8 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None,
     out.mkdir(parents=True, exist_ok=True)
     train_shards, dev_shards = splits or train_splits(config)
     modalities, dev_modalities = list(train_shards.modalities), list(dev_shards.modalities)
+    if dist.is_main:
+        log.info("train.balance %s: %s", config.balance, batch_rule(config, train_shards))
     model: SDNetOrDDP = build_model(config, modalities).to(dist.device)
     optimizer, scheduler = build_optimizer(config, model)
     start = 0
@@ -115,7 +118,7 @@ def run(config: TrainConfig, resume: bool = False, dist: DistInfo | None = None,
                       file=sys.stderr):
         pipeline = train_pipeline(train_shards, modalities, config.batch_size, config.epoch_samples, config.augment,
                                   config.shuffle_buffer, config.seed + epoch, dist.world_size, config.num_workers,
-                                  CorruptSamples(config.fail_on_corrupt))
+                                  CorruptSamples(config.fail_on_corrupt), config.balance)
         metrics = train_epoch(model, optimizer, scaler, loader(pipeline, config.num_workers), modalities, dist)
         metrics["lr"] = float(scheduler.get_last_lr()[0])  # the rate this epoch trained with
         scheduler.step()
@@ -138,6 +141,15 @@ def train_splits(config: TrainConfig) -> tuple[SplitShards, SplitShards]:
     """The train and dev shards of the run's protocol; raises when splits.json or a shard is missing."""
     index = SplitIndex.load(config.manifests)
     return index.split(config.protocol, "train", config.shards), index.split(config.protocol, "dev", config.shards)
+
+
+def batch_rule(config: TrainConfig, train_shards: SplitShards) -> str:
+    """What the train batches hold, in words; a split whose batches cannot be balanced is refused here."""
+    plan = balance_plan(train_shards, config.balance, config.batch_size)
+    if plan is None:
+        domains = ", ".join(train_shards.by_domain())
+        return f"one shuffled stream over the {len(train_shards.urls)} shards of {domains or 'the split'}"
+    return plan.describe()
 
 
 def share_cpu(num_workers: int, dist: DistInfo) -> None:
@@ -179,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, help="ResNet-18 base width (64 = the paper's network)")
     parser.add_argument("--final-head", choices=FINAL_HEADS, dest="final_head",
                         help="the head the score comes from: whole (the paper's, on every branch) or shared (ablation)")
+    parser.add_argument("--balance", choices=BALANCE_CHOICES, help="train batches across datasets and classes: auto "
+                        "(balanced when the train split holds several datasets), domains_and_classes, none "
+                        "(default: train.balance)")
     parser.add_argument("--num-workers", type=int, dest="num_workers", help="DataLoader processes decoding the "
                                                                            "shards (default: train.num_workers)")
     parser.add_argument("--init-weights", dest="init_weights", help="local torchvision resnet18 ImageNet state dict")
@@ -195,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     del args.resume, args.device, args.params, args.quiet, args.verbose
     configs = fold_configs(args, params)  # settings, protocols and splits.json checked before any work
     splits = [train_splits(config) for config in configs]  # every shard there, before any process starts
+    for config, (train_shards, _) in zip(configs, splits):
+        balance_plan(train_shards, config.balance, config.batch_size)  # a batch too small to balance: said here
     if resume and len(configs) > 1:
         raise UsageError(f"--resume continues one protocol's run, this run has {len(configs)}: pass one protocol")
     checkpoint = Path(configs[0].out) / "checkpoint.pt"

@@ -1,11 +1,11 @@
 """``splits.json``: what a loader needs to know about the shards of a dataset's protocols, written by the shard stage.
 
-For every protocol split (``4_1/train``, …): its shard files, the samples in each and in all, and the
-modalities a model may use in it (CeFA Protocol 3 trains on one and tests on others); for every
-protocol, its aliases (``4@1``, ``p4.1``); the dataset; and the side of the stored crops (a training input may
+For every protocol split (``4_1/train``, …): its shard files, the samples and the bona fide samples in each, the
+samples in all, and the modalities a model may use in it (CeFA Protocol 3 trains on one and tests on others); for
+every protocol, its aliases (``4@1``, ``p4.1``); the dataset; and the side of the stored crops (a training input may
 not be larger). The cross-dataset protocols' file (``pipeline.cross``) has the same splits made of *parts*, one
-per dataset, each with that dataset's shard folder and shards. Training and evaluation read this file, the
-manifests and their checkpoint, and nothing else: no protocol definitions, no dataset code.
+per dataset, each with that dataset's shard folder, shards and their counts. Training and evaluation read this
+file, the manifests and their checkpoint, and nothing else: no protocol definitions, no dataset code.
 """
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ class SplitShards:
     modalities: tuple[str, ...] = ()
     #: The domain (dataset) of each shard in ``urls``: what a loader mixing several datasets balances over.
     domains: tuple[str, ...] = ()
+    #: The samples and the bona fide samples of each shard in ``urls`` (empty when the index does not say): what
+    #: a loader balancing classes reads a class from.
+    shard_samples: tuple[int, ...] = ()
+    shard_bonafide: tuple[int, ...] = ()
 
     def by_domain(self) -> dict[str, list[str]]:
         """The shard URLs of each domain, in order of first appearance."""
@@ -40,16 +44,17 @@ class SplitShards:
 
 def split_index(shards: list[dict[str, Any]], shard_dir: Location, modalities: dict[str, list[str]],
                 aliases: dict[str, list[str]], crop_size: int, dataset: str) -> dict[str, Any]:
-    """The document: ``shards`` rows (shard, signature, n_samples), ``modalities`` by ``protocol/split``,
+    """The document: ``shards`` rows (shard, signature, n_samples, n_bonafide), ``modalities`` by ``protocol/split``,
     ``aliases`` by protocol; ``shard_dir`` is the shard folder or URL; ``crop_size`` the side of every stored
     image; ``dataset`` the domain of every shard."""
     splits: dict[str, dict[str, Any]] = {}
     for row in shards:
         for split in row["signature"]:
-            entry = splits.setdefault(split, {"shards": [], "shard_samples": [], "n_samples": 0,
+            entry = splits.setdefault(split, {"shards": [], "shard_samples": [], "shard_bonafide": [], "n_samples": 0,
                                               "modalities": list(modalities.get(split, []))})
             entry["shards"].append(f"{row['shard']}.tar")
             entry["shard_samples"].append(int(row["n_samples"]))
+            entry["shard_bonafide"].append(int(row["n_bonafide"]))
             entry["n_samples"] += int(row["n_samples"])
     protocols = sorted({name.split("/")[0] for name in splits})
     return {"dataset": dataset, "shard_dir": str(shard_dir), "crop_size": crop_size,
@@ -92,7 +97,8 @@ class SplitIndex:
                          f"{'; '.join(self.names()) or 'none'}")
 
     def split(self, protocol: str, split: str, shard_dir: str | Path | None = None) -> SplitShards:
-        """The shard files, sample count, modalities and domains of ``protocol/split``. ``shard_dir`` (a folder or
+        """The shard files, sample count, modalities, domains and per-shard class counts (when every part has them)
+        of ``protocol/split``. ``shard_dir`` (a folder or
         URL; ``{dataset}`` in it is each part's dataset) overrides the folders the index names. Every shard must be
         there (one listing of each folder)."""
         name = f"{self.resolve(protocol)}/{split}"
@@ -102,19 +108,25 @@ class SplitIndex:
         entry = self.document["splits"][name]
         urls: list[str] = []
         domains: list[str] = []
-        for part in self.parts(entry):
+        parts = self.parts(entry)
+        for part in parts:
             found = self._locate(name, part, shard_dir)
             urls += found
             domains += [part["dataset"]] * len(found)
+        counted = all("shard_samples" in part and "shard_bonafide" in part for part in parts)
+        samples, bonafide = ([n for part in parts for n in part[key]] if counted else []
+                             for key in ("shard_samples", "shard_bonafide"))
         return SplitShards(name.split("/")[0], split, urls, int(entry["n_samples"]), tuple(entry["modalities"]),
-                           tuple(domains))
+                           tuple(domains), tuple(samples), tuple(bonafide))
 
     def parts(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
-        """A split's parts: one per dataset (dataset, shard_dir, shards); a dataset's own split is one part."""
+        """A split's parts: one per dataset (dataset, shard_dir, shards, and where known shard_samples and
+        shard_bonafide); a dataset's own split is one part."""
         if "parts" in entry:
             return list(entry["parts"])
+        counts: dict[str, Any] = {key: entry[key] for key in ("shard_samples", "shard_bonafide") if key in entry}
         return [{"dataset": self.document.get("dataset", ""), "shard_dir": self.document["shard_dir"],
-                 "shards": entry["shards"]}]
+                 "shards": entry["shards"], **counts}]
 
     def _locate(self, name: str, part: dict[str, Any], shard_dir: str | Path | None) -> list[str]:
         """The URLs of one part's shards, each checked to be there."""
