@@ -136,9 +136,10 @@ def join(protocols: dict[str, CrossProtocol], sources: Sources) -> tuple[dict[st
 
 
 def _part(protocol: CrossProtocol, part: Part, sources: Sources) -> dict[str, Any]:
-    """One dataset's share of a role: the shards of its splits (each once), with their sample counts."""
+    """One dataset's share of a role: the shards of its splits (each once), with their sample and bona fide counts
+    (what a loader balancing classes reads a class from)."""
     index = _index(sources, part.dataset)
-    shards: dict[str, int] = {}
+    shards: dict[str, tuple[int, int]] = {}
     for split in part.splits:
         name = f"{index.resolve(part.protocol)}/{split}"
         entry = index.document["splits"].get(name)
@@ -150,9 +151,13 @@ def _part(protocol: CrossProtocol, part: Part, sources: Sources) -> dict[str, An
             raise UsageError(f"{protocol.name}: {part.dataset} {name} has no {', '.join(lacking)} (it has "
                              f"{', '.join(entry['modalities'])}): fix the protocol's modalities in "
                              "protocols/cross.yaml")
-        shards |= dict(zip(entry["shards"], (int(n) for n in entry["shard_samples"])))
+        bonafide = entry.get("shard_bonafide") or [None] * len(entry["shards"])  # an index from before it was kept
+        shards |= {shard: (int(n), b) for shard, n, b in zip(entry["shards"], entry["shard_samples"], bonafide)}
+    counts = {"shard_samples": [n for n, _ in shards.values()]}
+    if all(b is not None for _, b in shards.values()):
+        counts["shard_bonafide"] = [int(b) for _, b in shards.values()]
     return {"dataset": part.dataset, "shard_dir": index.document["shard_dir"], "from": str(part),
-            "shards": list(shards), "shard_samples": list(shards.values())}
+            "shards": list(shards), **counts}
 
 
 def _index(sources: Sources, dataset: str) -> SplitIndex:

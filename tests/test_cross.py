@@ -53,6 +53,12 @@ def test_a_role_is_the_union_of_its_datasets_splits(ocim):
         samples = pd.read_parquet(ocim / domain / "samples.parquet")
         covered[domain] |= set(samples[samples["shard"] == Path(url).stem]["video_id"])
     assert covered == expected  # and all of them
+    samples_of = {domain: pd.read_parquet(ocim / domain / "samples.parquet") for domain in expected}
+    videos_of = {domain: pd.read_parquet(ocim / domain / "videos.parquet") for domain in expected}
+    for url, domain, n, bonafide in zip(train.urls, train.domains, train.shard_samples, train.shard_bonafide):
+        rows = samples_of[domain][samples_of[domain]["shard"] == Path(url).stem]
+        labels = videos_of[domain].set_index("video_id").loc[rows["video_id"], "is_bonafide"]
+        assert (n, bonafide) == (len(rows), int(labels.sum()))  # what a loader balancing classes reads
     dev = index.split("oci_m", "dev")
     assert set(dev.domains) == {"oulu", "replay_attack"}  # the sources' dev splits; CASIA-FASD has none
     test = index.split("oci_m", "test")

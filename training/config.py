@@ -125,14 +125,7 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], run: RunN
     """The command line over ``params`` (the ``train`` section); the protocol is resolved through the
     manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``), and the path templates filled in (``{run}``:
     the run's name, ``oulu-3`` for fold 3_1 of ``--run oulu-3``; default ``<dataset>-<protocol>``)."""
-    values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
-    if isinstance(values.get("lr_milestones"), list):  # YAML's list; anything else is refused by TrainConfig
-        values["lr_milestones"] = tuple(values["lr_milestones"])
-    for name in ("manifests", "shards", "out"):
-        if values.get(name) is None:
-            raise UsageError(f"no --{name} given and no params.yaml with a train.{name} setting: pass --{name} DIR")
-    # the settings are checked (TrainConfig's own checks) before any file is read
-    config = TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
+    config = settings(args, params)
     manifests = fill("train.manifests", config.manifests, {"dataset": args.dataset})
     index = SplitIndex.load(manifests)
     protocol = index.resolve(args.protocol)
@@ -148,6 +141,18 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], run: RunN
                    out=fill("train.out", config.out, names))
 
 
+def settings(args: argparse.Namespace, params: dict[str, Any]) -> TrainConfig:
+    """The command line over ``params``, checked (TrainConfig's own checks) before any file is read; the paths still
+    templates."""
+    values = {**params, **{k: v for k, v in vars(args).items() if v is not None}}
+    if isinstance(values.get("lr_milestones"), list):  # YAML's list; anything else is refused by TrainConfig
+        values["lr_milestones"] = tuple(values["lr_milestones"])
+    for name in ("manifests", "shards", "out"):
+        if values.get(name) is None:
+            raise UsageError(f"no --{name} given and no params.yaml with a train.{name} setting: pass --{name} DIR")
+    return TrainConfig(**{f.name: values[f.name] for f in fields(TrainConfig) if f.name in values})
+
+
 def fill(setting: str, template: str, names: dict[str, Any]) -> str:
     """A path template with its ``{placeholders}`` filled in; an unknown one is refused in one line."""
     try:
@@ -160,11 +165,9 @@ def fill(setting: str, template: str, names: dict[str, Any]) -> str:
 def fold_configs(args: argparse.Namespace, params: dict[str, Any]) -> list[TrainConfig]:
     """The settings of every protocol a command's run stands for (:func:`run_protocols`), each checked, in order."""
     run = run_name(args)
-    template = args.manifests or params.get("manifests")
-    if template is None:
-        raise UsageError("no --manifests given and no params.yaml with a train.manifests setting: pass --manifests DIR")
-    run, protocols = run_protocols(run, SplitIndex.load(fill("train.manifests", str(template),
-                                                            {"dataset": run.dataset})))
+    named = {"dataset": run.dataset, "protocol": run.protocol or ""}
+    template = settings(argparse.Namespace(**(vars(args) | named)), params).manifests
+    run, protocols = run_protocols(run, SplitIndex.load(fill("train.manifests", template, {"dataset": run.dataset})))
     values = vars(args) | {"run": None, "dataset": run.dataset}
     return [config_from_args(argparse.Namespace(**(values | {"protocol": protocol})), params, run)
             for protocol in protocols]
