@@ -37,9 +37,9 @@ def tar_samples(handler: Callable[[Exception], bool],
 
 class Selection:
     """The members of the samples ``keep`` wants, asked with each sample's JSON member when it is read. A refused
-    sample's earlier members are dropped and its later ones skipped unread (seeked over where the stream can seek):
-    a sample's images after its JSON (``rgb``, ``rgb_di``: members come in name order) cost nothing. A sample without
-    a JSON member goes on as it is, for the decoder to call corrupt."""
+    sample's earlier members are dropped and its later ones skipped unread by the tar reader (seeked over where the
+    stream can seek): a sample's images after its JSON (``rgb``, ``rgb_di``: members come in name order) cost a
+    header each. A sample without a JSON member goes on as it is, for the decoder to call corrupt."""
 
     def __init__(self, keep: Keep):
         self.keep, self.refused = keep, ""

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 from .members import split_member_name
 from .. import storage
 
@@ -64,10 +66,11 @@ def tar_members(stream: BinaryIO, url: str, strict: bool = False,
 
     Only files are returned: no path is ever created or followed. ``strict`` (verify) refuses what a
     shard never holds instead of skipping it: a member that is not a file, or whose name is not a flat
-    ``KEY.EXTENSION``. ``wanted`` names the members whose bytes are needed; the others are skipped
-    (seeked over when the stream can seek) and returned with empty bytes.
+    ``KEY.EXTENSION``. ``wanted`` names the members whose bytes are needed; the others are skipped (seeked over
+    when the stream can seek) and not returned.
     """
     long_name: str | None = None
+    length = _length(stream) if wanted is not None and stream.seekable() else None  # once: skips seek past members
     while True:
         header = stream.read(TAR_BLOCK)
         if not header:
@@ -76,7 +79,7 @@ def tar_members(stream: BinaryIO, url: str, strict: bool = False,
             return
         if len(header) < TAR_BLOCK:
             raise ValueError(f"{url}: truncated tar header")
-        if 256 + sum(header[:148]) + sum(header[156:]) != _tar_number(header[148:156]):
+        if _checksum(header) != _tar_number(header[148:156]):
             raise ValueError(f"{url}: tar header checksum does not match")
         size = _tar_number(header[124:136])
         if size > MAX_MEMBER_BYTES:  # a hostile header must not make a worker allocate gigabytes
@@ -87,7 +90,7 @@ def tar_members(stream: BinaryIO, url: str, strict: bool = False,
         if kind not in (b"L", b"x", b"g") and header[257:265] == b"ustar\x0000" and header[345]:  # ustar path prefix
             name = f"{_tar_string(header[345:500])}/{name}"
         keep = kind == b"L" or wanted is None or wanted(name)
-        data = _read_payload(stream, size, url, keep)
+        data = _read_payload(stream, size, url, keep, length)
         if kind == b"L":  # GNU long name: the next member's name
             long_name = _tar_string(data)
             continue
@@ -96,15 +99,16 @@ def tar_members(stream: BinaryIO, url: str, strict: bool = False,
         long_name = None
         if strict:
             _check_member(url, name, kind)
-        if kind in TAR_FILE_TYPES and not TAR_META.match(name):
+        if keep and kind in TAR_FILE_TYPES and not TAR_META.match(name):
             yield name, data
 
 
-def _read_payload(stream: BinaryIO, size: int, url: str, keep: bool) -> bytes:
+def _read_payload(stream: BinaryIO, size: int, url: str, keep: bool, length: int | None) -> bytes:
+    """A member's bytes; one that is not kept is seeked over where the stream's ``length`` is known (a seek past the
+    end would succeed, so the end is checked against it), else read and dropped."""
     padded = size + (-size % TAR_BLOCK)
-    if not keep and stream.seekable():
-        start = stream.tell()
-        if stream.seek(start + padded) - start != padded or stream.tell() > _length(stream):
+    if not keep and length is not None:
+        if stream.seek(padded, io.SEEK_CUR) > length:
             raise ValueError(f"{url}: truncated tar member")
         return b""
     data = stream.read(size)
@@ -138,6 +142,12 @@ def read_tar_samples(path: str | Path, strict: bool = True) -> dict[str, dict[st
             key, extension = split_member_name(name)
             samples[key][extension] = data
     return dict(samples)
+
+
+def _checksum(header: bytes) -> int:
+    """A header's checksum: the sum of its bytes, the checksum field counted as eight spaces (numpy's sum: a third of
+    the reader's time per member went to Python's)."""
+    return int(np.frombuffer(header, np.uint8).sum(dtype=np.int64)) - sum(header[148:156]) + 256
 
 
 def _tar_number(field: bytes) -> int:
