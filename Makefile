@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 # index: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
-# The optional extras installed too: test (pytest, and moto's S3 server for the storage tests), dashboard (bokeh:
+# The optional extras installed too: test (pytest, and SeaweedFS's S3 server for the storage tests), dashboard (bokeh:
 # the Dask dashboard of the shard stage), s3 (s3fs: shards and manifests in an S3 bucket)
 EXTRAS ?= test,dashboard,s3
 

@@ -1,4 +1,5 @@
-"""What a video file holds, read through ffmpeg: for tests of how the demo encodes and the pipeline seeks."""
+"""What a video file holds, read through ffmpeg or OpenCV: for tests of how the demo encodes and the pipeline seeks
+and counts."""
 from __future__ import annotations
 
 import subprocess
@@ -12,3 +13,14 @@ def frame_types(path: Path) -> str:
     log = subprocess.run([ffmpeg_executable(), "-i", str(path), "-vf", "showinfo", "-f", "null", "-"],
                          capture_output=True, text=True, timeout=120).stderr
     return "".join(line.split("type:")[1][0] for line in log.splitlines() if "type:" in line)
+
+
+def header_frame_count(path: Path) -> int:
+    """The frame count the container's header claims, as OpenCV reads it (``CAP_PROP_FRAME_COUNT``)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
