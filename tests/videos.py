@@ -5,7 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pipeline.demo.video import ffmpeg_executable
+from pipeline.video import installed
+
+#: Every video decoder: decord skipped where it is not installed (no wheels for ARM), PyAV never.
+needs_decord = pytest.mark.skipif(not installed("decord"), reason="decord is not installed (x86-64 wheels only)")
+DECODERS = [pytest.param("pyav", id="pyav"), pytest.param("decord", id="decord", marks=needs_decord)]
 
 
 def frame_types(path: Path) -> str:
