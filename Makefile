@@ -55,7 +55,7 @@ typecheck: install
 
 # Performance benchmarks (not part of `make test`): each prints its ratio against a baseline or a limit.
 # Demo data and shards go to data/bench (reused on the next run). The GPU one: benchmarks/gpu_train.py.
-BENCHMARKS := bench_dynamic bench_shard bench_scaling bench_loader bench_storage
+BENCHMARKS := bench_dynamic bench_shard bench_scaling bench_loader bench_storage bench_decoders
 bench: install
 	@for bench in $(BENCHMARKS); do $(PY) benchmarks/$$bench.py || exit 1; done
 	@$(PY) benchmarks/gpu_train.py --device cpu --steps 2 --warmup 1 --width 16 --batch-size 4 --workers 1 | tail -2

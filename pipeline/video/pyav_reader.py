@@ -46,6 +46,13 @@ class PyAVVideo:
             raise DecodeError(path, "cannot open video (no frames)")
         self.n_frames = self._packets.n_frames
         self._positions = {stamp: position for position, stamp in enumerate(self._packets.timestamps)}
+        self._forget()
+        self._deadline_now: float | None = None
+
+    def _forget(self) -> None:
+        """No decoder position to go on from: the next frame wanted is sought from its keyframe."""
+        self._position = -1
+        self._frames: Iterator[tuple[int, Any]] = iter([])
 
     def read(self, numbers: Sequence[int]) -> list[np.ndarray]:
         """Frames ``numbers`` (any order, repeats allowed) as uint8 RGB ``(H, W, 3)`` or grey ``(H, W)``."""
@@ -54,26 +61,28 @@ class PyAVVideo:
         beyond = [n for n in numbers if not 0 <= n < self.n_frames]
         if beyond:
             raise past_end(self.path, numbers, self.n_frames)
-        deadline = self._deadline()
+        self._deadline_now = self._deadline()
         try:
-            found = self._decode(sorted(set(numbers)), deadline)
+            found = self._decode(sorted(set(numbers)))
         except av.error.FFmpegError as error:
+            self._forget()
             raise DecodeError(self.path, f"cannot decode frames {list(numbers)} ({type(error).__name__})") from None
         except DeadlinePassed as error:
+            self._forget()
             raise DecodeTimeout(self.path, f"reading frames {list(numbers)} took over {self.timeout} s "
                                            f"({error})") from None
         frames = [found[n] for n in numbers]
         return grey_frames(frames) if self.grey else frames
 
-    def _decode(self, wanted: list[int], deadline: float | None) -> dict[int, np.ndarray]:
+    def _decode(self, wanted: list[int]) -> dict[int, np.ndarray]:
+        """The frames at ``wanted`` (ascending), decoding on from where the last read stopped when it can."""
         found: dict[int, np.ndarray] = {}
-        position = -1
-        frames: Iterator[tuple[int, Any]] = iter([])
         for target in wanted:
             start = self._packets.keyframe_before(target)
-            if start > position:  # the first read, or a keyframe lies between us and the frame: jump there
-                frames = self._frames_from(start, deadline)
-            for position, frame in frames:
+            if target <= self._position or start > self._position:  # behind us, or a keyframe lies before it
+                self._frames, self._position = self._frames_from(start), start - 1
+            for position, frame in self._frames:
+                self._position = position
                 if position == target:
                     found[target] = _upright(frame)
                     break
@@ -81,18 +90,18 @@ class PyAVVideo:
                     raise DecodeError(self.path, f"frame {target} was not delivered (decoding from keyframe "
                                                  f"{start} went from frame {position - 1} to {position})")
             else:  # the stream ended first: the container holds fewer decodable frames than packets
-                raise past_end(self.path, wanted, position + 1)
+                raise past_end(self.path, wanted, self._position + 1)
         return found
 
-    def _frames_from(self, keyframe: int, deadline: float | None) -> Iterator[tuple[int, Any]]:
+    def _frames_from(self, keyframe: int) -> Iterator[tuple[int, Any]]:
         """(position, frame) of every frame decoded from ``keyframe`` on, in presentation order. Empty and
         corrupt packets (a file cut inside a frame) are not decoded, as they were not counted."""
         self._container.seek(self._packets.timestamps[keyframe], stream=self._stream, backward=True,
                              any_frame=False)  # seeking also resets the decoder
         codec = self._stream.codec_context
         for packet in self._container.demux(self._stream):
-            if deadline is not None and time.monotonic() > deadline:
-                raise DeadlinePassed(f"still decoding after frame {keyframe}")
+            if self._deadline_now is not None and time.monotonic() > self._deadline_now:
+                raise DeadlinePassed(f"still decoding after frame {self._position}")
             if packet.size and not packet.is_corrupt:
                 yield from self._placed(codec.decode(packet), keyframe)
         yield from self._placed(codec.decode(None), keyframe)  # the frames the decoder still holds
