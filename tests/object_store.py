@@ -39,6 +39,7 @@ class BucketShards:
 @dataclass(frozen=True)
 class ObjectStore:
     endpoint: str
+    pid: int | None = None  # the server's process
 
     @property
     def env(self) -> dict[str, str]:
@@ -117,7 +118,7 @@ def seaweedfs(folder: Path) -> Iterator[ObjectStore]:
     (folder / "data").mkdir(exist_ok=True)
     with open(folder / "weed.log", "wb") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    store = ObjectStore(f"http://127.0.0.1:{ports['s3.port']}")
+    store = ObjectStore(f"http://127.0.0.1:{ports['s3.port']}", server.pid)
     try:
         _wait_until_it_answers(store, server, folder / "weed.log")
         yield store
