@@ -29,6 +29,7 @@ from pipeline.index import build_index
 from pipeline.params import load_section
 from pipeline.plan import plan_shards
 from pipeline.video import installed
+from tests.videos import header_frame_count  # what the index read before: the header's count, through OpenCV
 
 DATASET, SIZE = "siw", "full"
 VIDEOS = 4  # timed decoding: the first four videos (1,200 frames) keep it to about two minutes on 2 cores
@@ -59,17 +60,6 @@ def decord_in_process(reads: list[tuple[Path, list[int]]]) -> int:
         for start in range(0, len(numbers), CHUNK):
             count += len(reader.get_batch(numbers[start:start + CHUNK]).asnumpy())
     return count
-
-
-def header_frame_count(path: Path) -> int:
-    """What the index read before: the container header's count, through OpenCV."""
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    try:
-        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
 
 
 def index_seconds(root: Path, count: Callable[[Path], int]) -> float:
