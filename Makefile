@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 # index: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
-# The optional extras installed too: test (pytest, and moto's S3 server for the storage tests), dashboard (bokeh:
+# The optional extras installed too: test (pytest, and SeaweedFS's S3 server for the storage tests), dashboard (bokeh:
 # the Dask dashboard of the shard stage), s3 (s3fs: shards and manifests in an S3 bucket)
 EXTRAS ?= test,dashboard,s3
 
@@ -50,7 +50,7 @@ typecheck: install
 
 # Performance benchmarks (not part of `make test`): each prints its ratio against a baseline or a limit.
 # Demo data and shards go to data/bench (reused on the next run). The GPU one: benchmarks/gpu_train.py.
-BENCHMARKS := bench_dynamic bench_shard bench_scaling bench_loader bench_mixed bench_storage
+BENCHMARKS := bench_dynamic bench_shard bench_scaling bench_loader bench_mixed bench_storage bench_decoders
 bench: install
 	@for bench in $(BENCHMARKS); do $(PY) benchmarks/$$bench.py || exit 1; done
 	@$(PY) benchmarks/gpu_train.py --device cpu --steps 2 --warmup 1 --width 16 --batch-size 4 --workers 1 | tail -2

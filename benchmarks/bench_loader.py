@@ -6,8 +6,9 @@ SD-Net's training step rate.
   workers; ``training.scoring.model_inputs`` normalises them on the device (its CPU cost is printed);
 * **peer**: a map-style ``Dataset`` whose ``__getitem__`` does what public SD-Net / dynamic-image code
   does: reads the K frames of every modality from the raw recording (JPEG files with OpenCV; OULU-NPU
-  videos with decord), finds the face in every frame (each black-border frame's own face, with the
-  shard stage's function, so that both give the same crops; OULU-NPU's eye positions), crops every frame with OpenCV,
+  videos with decord, PyAV where decord has no wheels), finds the face in every frame (each black-border
+  frame's own face, with the shard stage's function, so that both give the same crops; OULU-NPU's eye
+  positions), crops every frame with OpenCV,
   computes the dynamic image with a per-frame float64 loop, then applies the same augmentation in
   float and returns ImageNet-normalised float tensors (as torchvision's ``ToTensor`` + ``Normalize``
   would), batched by the default collate. Same recordings and windows, same batch size and workers,
@@ -39,7 +40,9 @@ from pipeline.dynamic import quantise
 from pipeline.format.images import IMAGE_FORMATS, decode_image, encode_image
 from pipeline.format.splits import SplitShards
 from pipeline.format.tars import read_tar_samples
+from pipeline.frames import open_source
 from pipeline.shard import StageConfig
+from pipeline.video import installed
 from training.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, geometric_matrix, warp
 from training.data import SampleDecoder, collate, loader, train_pipeline, unpack
 from training.scoring import model_inputs
@@ -137,6 +140,8 @@ class PeerDataset(torch.utils.data.Dataset):
             flag = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR
             images = [cv2.imread(str(self.files[path][n]), flag) for n in frames]
             return images if grey else [cv2.cvtColor(i, cv2.COLOR_BGR2RGB) for i in images]
+        if not installed("decord"):  # no wheels for ARM: what such code uses there instead
+            return open_source(self.root / path, grey, "pyav").read(frames)
         import decord
 
         return list(decord.VideoReader(str(self.root / path), num_threads=1).get_batch(frames).asnumpy())

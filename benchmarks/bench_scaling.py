@@ -70,13 +70,13 @@ def full_hd_frame_costs(config: StageConfig) -> tuple[float, float, float]:
     and cropped the way the shard stage does (area reduction to the crop's scale, then the warp).
     """
     import cv2
-    import decord
 
     from pipeline import faces
     from pipeline.datasets.oulu import read_eye_file
+    from pipeline.frames import open_source
 
     videos = pd.read_parquet(config.manifests / "videos.parquet")
-    frame = decord.VideoReader(str(config.root / videos["path_rgb"].iloc[0]), num_threads=1)[0].asnumpy()
+    frame = open_source(config.root / videos["path_rgb"].iloc[0], decoder=config.sample.decoder).read([0])[0]
     small = cv2.imencode(".jpg", frame)[1]
     big = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_CUBIC)
     data = cv2.imencode(".jpg", big)[1]

@@ -4,7 +4,7 @@ For the ``small`` CeFA and OULU-NPU demo data, in this process (``--workers 0``,
 
 * the shard stage (``pipeline.shard.run``: plan, decode, faces, crop, pool, encode, tar, manifests);
 * the limit: the bare decoder calls for exactly the frames the stage reads (``cv2.imread`` per frame
-  file, one decord ``get_batch`` per video), without conversion, stacking or anything else;
+  file, one read per video through the stage's video decoder), without conversion, stacking or anything else;
 * the stage once more with timing wrappers around its steps, for the per-stage split (the wrappers
   cost a few microseconds per call; the ratio comes from the unwrapped run).
 
@@ -28,6 +28,7 @@ from pipeline import face_sources, faces, samples
 from pipeline.datasets.probe import numbered_frames
 from pipeline.datasets.records import MODALITIES
 from pipeline.format.tars import TarWriter
+from pipeline.frames import open_source
 from pipeline.plan import plan_shards
 from pipeline.shard import StageConfig, run
 
@@ -52,10 +53,9 @@ def needed_frames(config: StageConfig) -> list[tuple[Path, bool, list[int]]]:
     return reads
 
 
-def decode_only(reads: list[tuple[Path, bool, list[int]]]) -> int:
+def decode_only(reads: list[tuple[Path, bool, list[int]]], decoder: str) -> int:
     """The limit: bare decoder calls for every frame the stage reads; returns the frame count."""
     import cv2
-    import decord
 
     count = 0
     for path, grey, numbers in reads:
@@ -65,7 +65,7 @@ def decode_only(reads: list[tuple[Path, bool, list[int]]]) -> int:
             for number in numbers:
                 cv2.imread(str(files[number]), flag)
         else:
-            decord.VideoReader(str(path), num_threads=1).get_batch(numbers).asnumpy()
+            open_source(path, decoder=decoder).read(numbers)
         count += len(numbers)
     return count
 
@@ -119,8 +119,8 @@ def step_timers() -> Iterator[dict[str, float]]:
 
 def warm_up() -> None:
     """Imports happen once per worker, not per shard."""
+    import av  # noqa: F401
     import cv2  # noqa: F401
-    import decord  # noqa: F401
 
     from pipeline.dynamic import dynamic_image
 
@@ -130,7 +130,7 @@ def warm_up() -> None:
 def bench(dataset: str, work: Path) -> dict[str, float]:
     config = bench_manifests(stage_config(dataset, work / "shards", workers=0), f"shard-{dataset}")
     reads = needed_frames(config)
-    decode = best_of(lambda: decode_only(reads), REPEAT)
+    decode = best_of(lambda: decode_only(reads, config.sample.decoder), REPEAT)
     stage = best_of(lambda: shard_once(config), REPEAT)
     with step_timers() as spent:
         total = best_of(lambda: shard_once(config), 1)

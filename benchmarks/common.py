@@ -31,13 +31,14 @@ DEMO_SIZE = "small"
 DEMO_SEED = 0
 
 
-def demo_data(dataset: str) -> tuple[Path, Path]:
-    """(raw root, manifest folder) of the ``small`` demo of ``dataset``, made on first use."""
-    raw, manifests = BENCH / "raw" / dataset, BENCH / "manifests" / dataset
+def demo_data(dataset: str, size: str = DEMO_SIZE) -> tuple[Path, Path]:
+    """(raw root, manifest folder) of the ``size`` demo of ``dataset`` (``small`` unless asked), made on first use."""
+    name = dataset if size == DEMO_SIZE else f"{dataset}-{size}"
+    raw, manifests = BENCH / "raw" / name, BENCH / "manifests" / name
     stamp = raw / f"demo-{dataset}.json"
-    fresh = stamp.is_file() and json.loads(stamp.read_text()).get("size") == DEMO_SIZE
+    fresh = stamp.is_file() and json.loads(stamp.read_text()).get("size") == size
     if not fresh:
-        _module("pipeline.demo", "--dataset", dataset, "--out", str(raw), "--size", DEMO_SIZE, "--seed", str(DEMO_SEED))
+        _module("pipeline.demo", "--dataset", dataset, "--out", str(raw), "--size", size, "--seed", str(DEMO_SEED))
     if not fresh or not (manifests / "protocols.parquet").is_file():
         _module("pipeline.index", "--dataset", dataset, "--root", str(raw), "--out", str(manifests))
     return raw, manifests

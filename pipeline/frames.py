@@ -2,9 +2,11 @@
 
 ``open_source(path)`` picks the reader by what the path is: a folder is read as an image sequence
 addressed by frame number (the file's number, never its place in a file-system listing), a video
-file through decord with one decoder thread (the parallelism is across Dask workers, not inside one),
-addressed by frame position. Only the requested frames are decoded. Frames come back as a list, not
-one array: in the CeFA and CASIA-SURF releases every frame is its own face crop, with its own size.
+file through the decoder named by ``shard.decoder`` (:mod:`pipeline.video`: PyAV or decord, one decoder
+thread each: the parallelism is across Dask workers, not inside one), addressed by frame position (0 is
+the first frame shown), display rotation applied. Only the requested frames are decoded. Frames come back
+as a list, not one array: in the CeFA and CASIA-SURF releases every frame is its own face crop, with its
+own size.
 """
 from __future__ import annotations
 
@@ -26,7 +28,19 @@ class DecodeError(BadData):
 
     def __init__(self, path: Path | str, detail: str):
         super().__init__(f"{path}: {detail}")
-        self.path = str(path)
+        self.path, self.problem = str(path), detail
+
+
+class FramesPastEnd(DecodeError):
+    """Frames requested past the last frame a video delivers (its header, or the index, promised more)."""
+
+    reason = "past_end"
+
+
+class DecodeTimeout(DecodeError):
+    """A video took longer to open or read than ``shard.decode_timeout`` allows: the decoder was stopped."""
+
+    reason = "decode_timeout"
 
 
 class FrameSource(Protocol):
@@ -63,38 +77,24 @@ class FrameFolder:
         return frames
 
 
-class VideoFile:
-    """A video container read through decord, one decoder thread; frame numbers are positions."""
-
-    def __init__(self, path: Path, grey: bool = False):
-        import decord
-
-        self.path = path
-        self.grey = grey
-        try:
-            self._reader = decord.VideoReader(str(path), num_threads=1)
-        except Exception as error:  # decord raises its own DECORDError for every container problem
-            raise DecodeError(path, f"cannot open video ({type(error).__name__}: {error})") from None
-        self.n_frames = len(self._reader)
-
-    def read(self, numbers: Sequence[int]) -> list[np.ndarray]:
-        if any(not 0 <= i < self.n_frames for i in numbers):
-            raise DecodeError(self.path, f"frames {list(numbers)} requested, video holds {self.n_frames}")
-        try:
-            frames = self._reader.get_batch(list(numbers)).asnumpy()
-        except Exception as error:
-            raise DecodeError(self.path, f"cannot decode frames {list(numbers)} ({type(error).__name__})") from None
-        if self.grey:
-            frames = frames.mean(axis=3).round().astype(np.uint8)
-        return list(frames)
+def past_end(path: Path | str, numbers: Sequence[int], n_frames: int) -> FramesPastEnd:
+    return FramesPastEnd(path, f"frames {list(numbers)} requested, video holds {n_frames}")
 
 
-def open_source(path: Path, grey: bool = False) -> FrameSource:
-    """The reader for ``path``: a frame folder or a video file (by suffix)."""
+def grey_frames(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """RGB video frames as grey, the mean of the three channels (every video decoder the same way)."""
+    return [frame.mean(axis=2).round().astype(np.uint8) for frame in frames]
+
+
+def open_source(path: Path, grey: bool = False, decoder: str = "auto", timeout: float | None = None) -> FrameSource:
+    """The reader for ``path``: a frame folder, or a video file (by suffix) through ``decoder``
+    (:data:`pipeline.video.DECODERS`); a video read past ``timeout`` seconds raises :class:`DecodeTimeout`."""
     if path.is_dir():
         return FrameFolder(path, grey)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         if not path.is_file():
             raise DecodeError(path, "video file does not exist")
-        return VideoFile(path, grey)
+        from .video import open_video
+
+        return open_video(path, grey, decoder, timeout)
     raise DecodeError(path, "neither a frame folder nor a known video file")

@@ -23,9 +23,10 @@ from .face_sources import WindowFaces, face_source_for
 from .faces import NoGeometry
 from .format.images import IMAGE_FORMATS, encode_image
 from .format.members import image_names, payload_digest, sample_key
-from .frames import DecodeError, open_source
+from .frames import DecodeError, DecodeTimeout, open_source
 from .params import check_types
 from .plan import RecordingTask, WindowTask, reject_row
+from .video import DECODE_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,24 @@ class SampleConfig:
     image_format: str = "npy"
     png_compression: int = 3
     jpeg_quality: int = 95
+    decoder: str = "auto"
+    decode_timeout: float = DECODE_TIMEOUT
 
     def __post_init__(self) -> None:
         """Refuse a bad setting before any task runs: inside a task it would look like bad data."""
         from .detectors import BACKENDS
         from .dynamic import QUANTISATIONS
+        from .video import DECODERS
 
         check_types("shard", self)
+        for name in ("padding", "fixed_scale", "decode_timeout"):  # YAML's 120 is 120.0: one digest for both
+            object.__setattr__(self, name, float(getattr(self, name)))
         checks = {
             "quantisation": (self.quantisation in QUANTISATIONS, f"one of {QUANTISATIONS}"),
             "image_format": (self.image_format in IMAGE_FORMATS, f"one of {IMAGE_FORMATS}"),
             "detector": (self.detector in BACKENDS, f"one of {BACKENDS}"),
+            "decoder": (self.decoder in DECODERS, f"one of {DECODERS}"),
+            "decode_timeout": (self.decode_timeout > 0, "positive (seconds)"),
             "crop_size": (self.crop_size >= 16, "at least 16 pixels"),
             "padding": (self.padding >= 0, "not negative"),
             "fixed_scale": (self.fixed_scale > 0, "positive"),
@@ -63,10 +71,13 @@ class SampleConfig:
                 raise ValueError(f"shard setting {name}={getattr(self, name)!r}: expected {expected}")
 
     def digest(self) -> str:
-        """Hash of the settings, with ``auto`` resolved: shards cropped by another detector are redone."""
+        """Hash of the settings, with ``auto`` resolved: shards cropped by another detector, or decoded by
+        another decoder, are redone."""
         from .detectors import resolve_backend
+        from .video import resolve_decoder
 
-        settings = asdict(self) | {"detector": resolve_backend(self.detector)}
+        settings = asdict(self) | {"detector": resolve_backend(self.detector),
+                                   "decoder": resolve_decoder(self.decoder)}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -85,7 +96,7 @@ def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> 
     """Samples of one recording's windows, and reject rows for what could not be made."""
     video = task.video
     modalities = [m for m in MODALITIES if isinstance(video.get(f"path_{m}"), str)]
-    decoded, windows, rejects = _decode(video, root, modalities, task.windows)
+    decoded, windows, rejects = _decode(video, root, modalities, task.windows, config)
     source = face_source_for(video, root, config.detector, config.crop_size, config.padding, config.use_annotations)
     samples = []
     for window in windows:
@@ -102,24 +113,28 @@ def recording_samples(task: RecordingTask, root: Path, config: SampleConfig) -> 
     return samples, rejects
 
 
-def _decode(video, root: Path, modalities: list[str], windows) -> tuple[dict, list[WindowTask], list[dict]]:
+def _decode(video, root: Path, modalities: list[str], windows,
+            config: SampleConfig) -> tuple[dict, list[WindowTask], list[dict]]:
     """Frames of every window by frame number, decoded in one pass per modality.
 
-    When that pass fails (a corrupt frame, a container that overstates its length), the windows are
-    decoded one by one, so the bad frames cost only the windows that contain them.
+    When that pass fails (a corrupt frame, a video shorter than the manifest says), the windows are
+    decoded one by one, so the bad frames cost only the windows that contain them. A decoder stopped at
+    ``decode_timeout`` costs the recording: trying each window would only wait that long again.
     """
     needed = sorted({n for window in windows for n in window.frames})
     try:
-        return {m: _read(root / video[f"path_{m}"], m, needed) for m in modalities}, list(windows), []
+        return {m: _read(root / video[f"path_{m}"], m, needed, config) for m in modalities}, list(windows), []
+    except DecodeTimeout as error:
+        return {}, [], [reject_row(video["video_id"], None, "decode", error.reason, str(error))]
     except DecodeError:
         pass
     decoded: dict[str, dict[int, np.ndarray]] = {m: {} for m in modalities}
     good, rejects = [], []
     for window in windows:
         try:
-            frames = {m: _read(root / video[f"path_{m}"], m, list(window.frames)) for m in modalities}
+            frames = {m: _read(root / video[f"path_{m}"], m, list(window.frames), config) for m in modalities}
         except DecodeError as error:
-            rejects.append(reject_row(video["video_id"], window.index, "decode", "decode_error", str(error)))
+            rejects.append(reject_row(video["video_id"], window.index, "decode", error.reason, str(error)))
             continue
         for modality, by_number in frames.items():
             decoded[modality].update(by_number)
@@ -127,8 +142,8 @@ def _decode(video, root: Path, modalities: list[str], windows) -> tuple[dict, li
     return decoded, good, rejects
 
 
-def _read(path: Path, modality: str, numbers: list[int]) -> dict[int, np.ndarray]:
-    source = open_source(path, grey=modality != "rgb")
+def _read(path: Path, modality: str, numbers: list[int], config: SampleConfig) -> dict[int, np.ndarray]:
+    source = open_source(path, modality != "rgb", config.decoder, config.decode_timeout)
     return dict(zip(numbers, source.read(numbers)))
 
 

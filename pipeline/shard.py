@@ -1,7 +1,7 @@
 """Stage ``shard``: raw recordings → protocol-aligned WebDataset shards, one Dask task per shard.
 
     python -m pipeline.shard --dataset cefa [--root DIR] [--manifests DIR] [--out DIR]
-                             [--workers N | --scheduler ADDRESS]
+                             [--workers N | --scheduler ADDRESS] [--decoder auto|pyav|decord]
 
 Every option defaults to ``params.yaml`` (section ``shard``; the raw root from the ``raw`` mapping).
 Writes ``<out>/*.tar`` and, in the manifest folder, ``samples.parquet``, ``rejects.parquet``,
@@ -34,6 +34,7 @@ from .protocols import load_spec
 from .samples import SampleConfig
 from .shard_task import PARTS, finished_part, part_path, write_shard
 from .storage import Location
+from .video import add_decoder_argument, resolve_decoder
 from .windows import PLACEMENTS, Placement
 
 log = logging.getLogger(__name__)
@@ -316,6 +317,7 @@ def config_from_args(args: argparse.Namespace, params: dict[str, Any], root: Pat
         sample = SampleConfig(**{f.name: values[f.name] for f in fields(SampleConfig) if f.name in values})
     except ValueError as error:
         raise UsageError(str(error)) from None
+    resolve_decoder(sample.decoder)  # a decoder that is not installed here: one line now, not a failed task later
     stage = {f.name: values[f.name] for f in fields(StageConfig)
              if f.name in values and f.name not in ("root", "manifests", "out", "sample", "dataset")}
     manifests, out = (storage.as_location(str(values[name]).format(dataset=args.dataset))
@@ -356,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                                                     "process (default: shard.workers)")
     parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786) to run on "
                                             "instead of local workers")
+    add_decoder_argument(parser)
     parser.add_argument("--params", type=Path, help="params.yaml to read defaults (and the storage section) from "
                                                     "(default: the working directory's, else the project's)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any recording or window is rejected")

@@ -63,6 +63,13 @@ SECRET = re.compile(r"(^|_)(key|secret|token|password|credentials?|passphrase)($
 
 _configured: dict[str, dict[str, Any]] = {}
 _reachable: set[tuple[str, str]] = set()
+#: Every file system this process opened, kept for its lifetime. A forked child (a DataLoader worker) inherits
+#: them with their pooled connections, and fsspec drops them from its cache there; freed in the child, an
+#: instance's connection pool would close those connections through the parent's event loop, whose epoll the
+#: child shares, and so take the parent's sockets off it: the parent's next request on a pooled connection then
+#: waits out the read timeout (60 s). Only stores that keep connections alive show it (AWS, MinIO, SeaweedFS);
+#: the children open their own file systems and end without freeing anything.
+_opened: dict[int, Any] = {}
 
 
 def as_location(text: str | Path) -> Location:
@@ -214,6 +221,7 @@ def filesystem(url: str) -> tuple[Any, str]:
     scheme = match.group(1)
     _backend(scheme)
     fs, path = fsspec.core.url_to_fs(url, **options(scheme))
+    _opened.setdefault(id(fs), fs)
     root = path.strip("/").split("/", 1)[0]
     if (scheme, root) not in _reachable:
         check_reachable(fs, url, root)

@@ -26,10 +26,12 @@ class BadInput:
     damage: Callable[[Path, pd.Series], None]  # (raw root, the victim's videos.parquet row)
     #: "index": skipped, in index_report.json's problems; "index_note": kept, in its notes;
     #: "videos": kept, listed in a videos.parquet column; "rejects": in rejects.parquet;
-    #: "samples": sharded, flagged in a samples.parquet column.
+    #: "samples": sharded, flagged in a samples.parquet column; "counted": sharded, its frame count in
+    #: videos.parquet (the column) the frames the file holds, fewer than its header claims.
     where: str
-    reason: str  # the reason code, or for "samples" and "videos" the column
+    reason: str  # the reason code, or for "samples", "videos" and "counted" the column
     detail: str = ""  # a regular expression the reported detail must match (file name, numbers)
+    frames_cut: int = 0  # "counted": how many of the recording's frames the damage took out of the file
 
 
 def _frames(root: Path, row: pd.Series, modality: str) -> list[Path]:
@@ -104,9 +106,11 @@ def duplicate_id(root: Path, row: pd.Series) -> None:
 # --- videos (OULU-NPU, SiW) ------------------------------------------------------------------------
 
 def truncated_video(root: Path, row: pd.Series) -> None:
+    """An AVI cut inside its last frame (a download that stopped): that frame and the index after it are lost."""
     video = root / row["path_rgb"]
     data = video.read_bytes()
-    video.write_bytes(data[: len(data) // 3])
+    last = data.rindex(b"00dc", 0, data.rindex(b"idx1"))  # the last frame's chunk; idx1, the index, follows it
+    video.write_bytes(data[: last + 8 + 16])
 
 
 def zero_byte_video(root: Path, row: pd.Series) -> None:
@@ -189,14 +193,12 @@ CORPUS: list[BadInput] = [
     BadInput("black_aligned_frame", "cefa", black_aligned_frame, "rejects", "no_face",
              r"^depth/ir frame \d+: no pixel brighter than the black background$"),
     BadInput("shorter_than_window", "cefa", shorter_than_window, "rejects", "too_short",
-             r"^\d frame numbers in every modality \(rgb 5, depth 5, ir 5\) < window 7"),
+             r"^\d frame numbers in every modality \(rgb 5, depth 5, ir 5\): no window of 7$"),
     BadInput("space_in_name", "cefa", space_in_name, "index", "malformed_name", "expected Race_ID"),
     BadInput("non_utf8_name", "cefa", non_utf8_name, "index", "malformed_name", "expected Race_ID"),
-    BadInput("truncated_video", "oulu", truncated_video, "rejects", "decode_error",
-             r"\.avi: frames .* requested, video holds"),
-    BadInput("zero_byte_video", "oulu", zero_byte_video, "index", "unreadable_video", "no frames or cannot be opened"),
-    BadInput("lying_frame_count", "oulu", lying_frame_count, "rejects", "decode_error",
-             r"\.avi: frames .* requested, video holds \d+"),
+    BadInput("truncated_video", "oulu", truncated_video, "counted", "n_frames_rgb", frames_cut=1),
+    BadInput("zero_byte_video", "oulu", zero_byte_video, "index", "unreadable_video", "no video frames can be read"),
+    BadInput("lying_frame_count", "oulu", lying_frame_count, "counted", "n_frames_rgb"),
     BadInput("malformed_eye_file", "oulu", malformed_eye_file, "samples", "annotation_issue",
              r"\.txt:3: '3, eyes, somewhere'"),
     BadInput("eyes_outside_the_frame", "oulu", eyes_outside_the_frame, "samples", "annotation_issue",

@@ -102,20 +102,12 @@ def tiny_shards(demo_root, demo_manifests, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def s3_server():
-    """``ObjectStore`` of moto's S3 server on 127.0.0.1 (an ephemeral port), for the whole session."""
-    import logging
+def s3_server(tmp_path_factory):
+    """``ObjectStore`` of a SeaweedFS S3 server on 127.0.0.1 (free ports), for the whole session."""
+    from .object_store import seaweedfs
 
-    from moto.server import ThreadedMotoServer
-
-    from .object_store import ObjectStore
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield ObjectStore(f"http://{host}:{port}")
-    server.stop()
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as store:
+        yield store
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pipeline.samples import SampleConfig
 from pipeline.shard import StageConfig, main as shard_main, run
 
 from .bad_inputs import CORPUS, damage_tree, matches
+from .videos import header_frame_count
 
 DATASETS = sorted({entry.dataset for entry in CORPUS})
 
@@ -36,6 +37,7 @@ def damaged(demo_root, demo_manifests, tmp_path_factory):
             m = config.manifests
             made[dataset] = {
                 "root": root, "victims": victims, "summary": summary,
+                "undamaged": pd.read_parquet(manifests / "videos.parquet"),
                 "report": json.loads((m / "index_report.json").read_text()),
                 "videos": pd.read_parquet(m / "videos.parquet"),
                 "protocols": pd.read_parquet(m / "protocols.parquet"),
@@ -68,6 +70,13 @@ def test_each_bad_input_is_reported_with_a_precise_reason(damaged, entry):
         assert lost, f"{entry.name}: {entry.reason} of {victim} is empty"
         windows = outcome["samples"][outcome["samples"]["video_id"] == victim]["frames"]
         assert len(windows) > 0 and not any(lost & set(int(n) for n in frames) for frames in windows)
+    elif entry.where == "counted":  # kept: its windows lie within the frames the file holds, none rejected
+        row, before = (table.set_index("video_id").loc[victim] for table in (outcome["videos"], outcome["undamaged"]))
+        held = row[entry.reason]
+        assert held == before[entry.reason] - entry.frames_cut < header_frame_count(outcome["root"] / row["path_rgb"])
+        windows = outcome["samples"][outcome["samples"]["video_id"] == victim]["frames"]
+        assert len(windows) > 0 and max(max(frames) for frames in windows) < held
+        assert victim not in set(outcome["rejects"]["video_id"])
     elif entry.where == "rejects":
         rows = outcome["rejects"][outcome["rejects"]["video_id"] == victim]
         assert set(rows["reason"]) == {entry.reason}, rows

@@ -53,6 +53,8 @@ def test_training_mistakes(cefa_shards, tmp_path):
     ("train", {"input_size": 200}, "train.input_size = 200 is larger than the shards' 128-pixel crops"),
     ("shard", {"crop_size": 64.5}, "shard.crop_size = 64.5: expected an integer"),
     ("shard", {"window_length": "seven"}, "shard.window_length = 'seven': expected an integer"),
+    ("shard", {"decoder": "ffmpeg"}, "shard setting decoder='ffmpeg': expected one of ('auto', 'pyav', 'decord')"),
+    ("shard", {"decode_timeout": 0}, "shard setting decode_timeout=0.0: expected positive (seconds)"),
 ], ids=lambda value: "-".join(map(str, value.items())) if isinstance(value, dict) else None)
 def test_a_setting_of_the_wrong_type_or_range_is_refused_before_any_work(cefa_shards, demo_manifests, tmp_path,
                                                                            section, setting, expected):
@@ -99,6 +101,8 @@ def test_pipeline_mistakes(demo_manifests, cefa_shards, tmp_path):
     assert_refused(run([*shard, "--dataset", "surf"]), "holds cefa recordings, not surf")
     assert_refused(run([*shard, "--dataset", "cefa", "--workers", "-1"]),
                    "shard.workers (--workers) = -1: expected 0 (run in this process) or more")
+    assert_refused(run([*shard, "--dataset", "cefa", "--decoder", "ffmpeg"]), "invalid choice: 'ffmpeg'",
+                   "'auto', 'pyav', 'decord'")
     typo = params_with(tmp_path, "shard", worker=2)
     assert_refused(run([*shard, "--dataset", "cefa", "--params", str(typo)]),
                    "shard.worker is not a setting of shard; did you mean shard.workers?")

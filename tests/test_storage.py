@@ -1,6 +1,8 @@
-"""Shards and manifests in an S3 bucket, against a real S3 API on loopback (moto's server on 127.0.0.1): the shard
-stage on two Dask workers with one killed, reruns, verify, the report, training and evaluation streamed from the
-bucket, mistakes ended in one line, and no secret in any output."""
+"""Shards and manifests in an S3 bucket, against a real S3 server on loopback (SeaweedFS, ``weed mini`` on 127.0.0.1:
+tests/object_store.py): the shard stage on two Dask workers with one killed, reruns, verify, the report, training and
+evaluation streamed from the bucket, mistakes ended in one line, and no secret in any output. Every fault is made for
+real, none emulated: a worker killed mid-upload, objects cut or deleted in the bucket, a missing bucket, and a closed
+loopback port for a store that does not answer."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Window planning and decoding in numeric frame order."""
+"""Window planning and decoding in numeric frame order (the video decoders' own tests: test_video_decoders.py)."""
 from __future__ import annotations
 
 import cv2
@@ -9,7 +9,7 @@ from pipeline.errors import UsageError
 from pipeline.frames import DecodeError, open_source
 from pipeline.windows import Placement, plan_windows
 
-from .videos import frame_types
+from .videos import DECODERS
 
 
 def test_windows_cover_the_recording_evenly():
@@ -46,13 +46,14 @@ def test_corrupt_frame_names_the_file(tmp_path):
         open_source(tmp_path).read([1, 2])
 
 
-def test_video_reads_requested_frames(tmp_path):
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_video_reads_requested_frames(tmp_path, decoder):
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (32, 32))
     for value in range(0, 250, 25):
         writer.write(np.full((32, 32, 3), value, np.uint8))
     writer.release()
-    source = open_source(path)
+    source = open_source(path, decoder=decoder)
     assert source.n_frames == 10
     means = np.stack(source.read([0, 5, 9])).reshape(3, -1).mean(axis=1)
     np.testing.assert_allclose(means, [0, 125, 225], atol=3)
@@ -60,7 +61,7 @@ def test_video_reads_requested_frames(tmp_path):
         source.read([10])
     (tmp_path / "empty.avi").write_bytes(b"")
     with pytest.raises(DecodeError, match="empty.avi: cannot open video"):
-        open_source(tmp_path / "empty.avi")
+        open_source(tmp_path / "empty.avi", decoder=decoder)
 
 
 def test_each_split_reads_the_windows_of_its_own_frame_rule():
@@ -96,45 +97,6 @@ def test_bad_shard_settings_are_refused_before_any_task():
         SampleConfig(quantisation="min-max")
     with pytest.raises(ValueError, match="detector='mtcnn'"):
         SampleConfig(detector="mtcnn")
-
-
-def test_long_gop_h264_with_b_frames_is_read_frame_accurately(tmp_path):
-    """Windows read in any order from a long-GOP H.264 file with B-frames (what phones record) are the frames
-    a front-to-back decode gives, and their crops agree with an intra-only copy of the same frames: a
-    decoder that returned a neighbour would show the frame-number stripe in the wrong place."""
-    from pipeline import faces
-    from pipeline.demo.render import RenderSpec, render
-    from pipeline.demo.video import write_h264
-    from pipeline.plan import recording_windows
-
-    shot = render(RenderSpec("1_1_01_1", "oulu-01", "bonafide", 60, 320, 240, scene=True), 0)
-    frames = [frame.copy() for frame in shot.frames["rgb"]]
-    for number, frame in enumerate(frames):
-        frame[0:12] = 0
-        frame[0:12, 5 * number:5 * number + 5] = 255  # where this stripe is on the black band says which frame
-    long_gop, intra = tmp_path / "long.mov", tmp_path / "intra.mov"
-    write_h264(frames, long_gop)
-    write_h264(frames, intra, gop=1, b_frames=0, lossless=True)
-    types = frame_types(long_gop)
-    assert len(types) == 60 and "B" in types and types.count("I") <= 2, types
-    sequential = open_source(long_gop).read(list(range(60)))  # front to back: no seeking
-    geometry = faces.box_geometry(tuple(map(float, shot.face_boxes[30])), 128, 0.3, "face_file")
-    windows = [w.frames for w, _ in recording_windows(list(range(60)), [("1/test", None)], 7, 4)]
-    reader, copy = open_source(long_gop), open_source(intra)
-
-    def intra_crops(numbers) -> np.ndarray:
-        return faces.crop(copy.read(list(numbers)), [geometry] * 7).astype(int)
-
-    for frames_read in windows[::-1] + windows[1::2]:  # backwards, then skipping: seeks both ways
-        window = reader.read(list(frames_read))
-        assert all(np.array_equal(a, sequential[n]) for a, n in zip(window, frames_read)), frames_read
-        crops = faces.crop(window, [geometry] * 7).astype(int)
-        neighbours = [n - 1 if frames_read[0] > 0 else n + 1 for n in frames_read]
-        same, shifted = (np.abs(crops - intra_crops(numbers)).mean() for numbers in (frames_read, neighbours))
-        assert same < 0.8 * shifted, (frames_read, same, shifted)  # compression noise, not another frame
-        for frame, number in zip(window, frames_read):
-            stripe = frame[2:10].max(axis=(0, 2))  # bright where the frame-number stripe is
-            assert stripe[5 * number + 2] > 200 and stripe[(5 * number + 152) % 300] < 200, number
 
 
 @pytest.mark.parametrize("placement, n_frames, length, count, starts", [

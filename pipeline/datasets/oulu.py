@@ -80,7 +80,7 @@ def _parse(video: Path, root: Path) -> Recording:
         raise ScanError("inconsistent_name", f"user {match['user']} does not belong in {video.parent.name}")
     n_frames = video_frame_count(video)
     if n_frames == 0:
-        raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
+        raise ScanError("unreadable_video", "no video frames can be read from it (empty, cut short or not a video)")
     attack_type, attack_detail = FILES[code["file"]]
     annotation = video.with_suffix(".txt")
     has_eyes = annotation.is_file()

@@ -27,16 +27,18 @@ def numbered_frames(folder: Path) -> dict[int, Path]:
 
 
 def video_frame_count(path: Path) -> int:
-    """Frame count from the container header (no decoding); 0 when the file cannot be opened."""
-    import cv2  # lazy: only the video datasets need it
+    """The number of frames a decoder delivers from the video: its packets, counted by demuxing the file without
+    decoding it (:mod:`pipeline.video.packets`), never the container header's claim, which can overstate it (a
+    phone's variable-rate MP4, an AVI whose count was written before the recording stopped, a file cut short).
+    0 when the file cannot be read as a video."""
+    import av  # lazy: only the video datasets need it
 
-    capture = cv2.VideoCapture(str(path))
+    from ..video.packets import video_packets
+
     try:
-        if not capture.isOpened():
-            return 0
-        return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
-    finally:
-        capture.release()
+        return video_packets(path).n_frames
+    except (av.error.FFmpegError, ValueError, OSError):
+        return 0
 
 
 def video_rotation(path: Path) -> int:

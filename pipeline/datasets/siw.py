@@ -67,7 +67,7 @@ def _parse(video: Path, root: Path) -> Recording:
         raise ScanError("malformed_name", f"medium {code['medium']} is not valid for type {code['type']}")
     n_frames = video_frame_count(video)
     if n_frames == 0:
-        raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
+        raise ScanError("unreadable_video", "no video frames can be read from it (empty, cut short or not a video)")
     annotation = video.with_suffix(".face")
     has_boxes = annotation.is_file()
     return make_recording(

@@ -17,6 +17,7 @@ from ..format.images import decode_image
 from ..format.members import image_member, image_names
 from ..io import write_bytes_atomic
 from ..storage import Location
+from ..video import DECODE_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class ReportConfig:
     per_type: int = 8  # recordings per attack-type sheet
     max_rejects: int = 48  # recordings on the rejects sheet
     max_reject_rows: int = 500  # rows of the rejects table in the page
+    decoder: str = "auto"  # the video decoder of the rejects sheet's first frames (pipeline.video)
+    decode_timeout: float = DECODE_TIMEOUT
 
 
 @dataclass
@@ -100,7 +103,7 @@ def _sample_sheet(dataset: str, attack: str, rows: pd.DataFrame, members: dict, 
 def _rejects_sheet(config: ReportConfig, m: data.Manifests, rejects: pd.DataFrame, side: int) -> Sheet:
     videos = m.videos.set_index("video_id", drop=False)
     cells = [([r.video_id, f"{r.reasons} ({r.windows})", r.detail],
-              data.first_frames(config.root, videos.loc[r.video_id]))
+              data.first_frames(config.root, videos.loc[r.video_id], config.decoder, config.decode_timeout))
              for r in rejects.itertuples()]
     total = m.rejects["video_id"].nunique()
     title = f"{config.dataset} - rejects: first frames of {len(cells)} of {total} recordings with rejected windows"

@@ -12,6 +12,7 @@ from ..datasets import DATASETS
 from ..errors import UsageError
 from ..params import load_section, raw_root
 from ..storage import Location
+from ..video import DECODE_TIMEOUT, add_decoder_argument, resolve_decoder
 
 log = logging.getLogger("pipeline.report")
 
@@ -29,10 +30,13 @@ def config_from_args(args: argparse.Namespace, params: dict, root: Path) -> Repo
 
     if args.per_type < 1:
         raise UsageError(f"--per-type {args.per_type}: at least one recording per sheet")
+    decoder = args.decoder or params.get("decoder", "auto")
+    resolve_decoder(decoder)
     return ReportConfig(
         dataset=args.dataset, root=root,
         manifests=pick("manifests", params.get("manifests")), shards=pick("shards", params.get("out")),
-        out=args.out or Path("reports", args.dataset), per_type=args.per_type,
+        out=args.out or Path("reports", args.dataset), per_type=args.per_type, decoder=decoder,
+        decode_timeout=params.get("decode_timeout", DECODE_TIMEOUT),
     )
 
 
@@ -47,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", help="folder or URL (s3://bucket/prefix) of the .tar shards (default: shard.out)")
     parser.add_argument("--out", type=storage.local_folder, help="local report folder (default: reports/<dataset>)")
     parser.add_argument("--per-type", type=int, default=8, dest="per_type", help="recordings per attack-type sheet")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths and the storage "
-                                                    "section from")
+    add_decoder_argument(parser)
+    parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths and decoder, and "
+                                                    "the storage section, from")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)

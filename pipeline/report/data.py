@@ -186,8 +186,10 @@ def _short_detail(detail: str, video_id: str) -> str:
     return detail.split(f"/{video_id}/", 1)[-1]
 
 
-def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | None]]:
-    """The first frame of each modality a recording has (None where it does not decode)."""
+def first_frames(root: Path, video: pd.Series, decoder: str = "auto",
+                 timeout: float | None = None) -> list[tuple[str, np.ndarray | None]]:
+    """The first frame of each modality a recording has (None where it does not decode), videos through
+    ``decoder`` (:mod:`pipeline.video`)."""
     frames: list[tuple[str, np.ndarray | None]] = []
     numbers = manifest_frame_numbers(video)
     for modality in MODALITIES:
@@ -198,7 +200,7 @@ def first_frames(root: Path, video: pd.Series) -> list[tuple[str, np.ndarray | N
             frames.append((modality, None))
             continue
         try:
-            source = open_source(root / str(path), grey=modality != "rgb")
+            source = open_source(root / str(path), modality != "rgb", decoder, timeout)
             frames.append((modality, source.read(numbers[modality][:1])[0]))
         except (DecodeError, OSError) as error:
             log.debug("no first frame for %s: %s", video["video_id"], error)
