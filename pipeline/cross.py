@@ -8,8 +8,8 @@ index. ``<out>/splits.json`` has a split per protocol and role made of parts, on
 shards and sample counts), which training streams as any dataset's (``--run cross-oci_m``), each shard's dataset
 its domain. Refused in one line: a video in two roles, a subject of a dataset in two roles, two datasets of a
 role sharing a video id (scores are kept per video id), a modality a part lacks, crops of different sizes.
-A protocol whose datasets have not been sharded is left out, with a warning; ``cross_report.json`` counts
-each role's videos, classes, subjects and samples per dataset.
+A protocol whose datasets have not been sharded is left out, with a warning (none at all leaves an index without
+protocols); ``cross_report.json`` counts each role's videos, classes, subjects and samples per dataset.
 """
 from __future__ import annotations
 
@@ -122,14 +122,13 @@ def join(protocols: dict[str, CrossProtocol], sources: Sources) -> tuple[dict[st
             splits[f"{protocol.name}/{role}"] = {"parts": entries, "modalities": list(protocol.modalities),
                                                  "n_samples": sum(sum(e["shard_samples"]) for e in entries)}
         crop_sizes |= {dataset: _index(sources, dataset).crop_size for dataset in protocol.datasets}
-    if not splits:
+    if not splits:  # not an error: dvc repro runs this stage for a project of one dataset too
         needs = "; ".join(f"{p.name}: {', '.join(p.datasets)}" for p in protocols.values())
-        raise UsageError(f"no cross-dataset protocol can be made: shard its datasets first (python -m pipeline.shard "
-                         f"--dataset …); {needs}")
+        log.warning("no cross-dataset protocol can be made: shard its datasets first (%s)", needs)
     if len(set(crop_sizes.values())) > 1:
         raise UsageError(f"the datasets' crops differ in size ({crop_sizes}): shard them with one shard.crop_size")
     made = sorted({name.split("/")[0] for name in splits})
-    document = {"dataset": CROSS, "crop_size": next(iter(crop_sizes.values())),
+    document = {"dataset": CROSS, "crop_size": next(iter(crop_sizes.values()), None),
                 "protocols": {name: {"aliases": [], "title": protocols[name].title} for name in made},
                 "splits": dict(sorted(splits.items()))}
     return document, report
