@@ -10,7 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .errors import BrokenShards, UsageError
 
@@ -20,6 +20,7 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 CHATTY = ("distributed", "bokeh", "tornado", "botocore", "aiobotocore", "s3fs")
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +76,17 @@ _VERBOSITY = _Verbosity()
 def progress_enabled() -> bool:
     """Whether long loops should draw a progress bar: only when INFO messages are shown."""
     return logging.getLogger().isEnabledFor(logging.INFO)
+
+
+def argument_type(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type`` from a checker that raises ``ValueError``: its message becomes argparse's one line."""
+    def convert(text: str) -> T:
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    convert.__name__ = getattr(check, "__name__", "value")  # what argparse names in "invalid <name> value"
+    return convert
 
 
 class Main(Protocol):

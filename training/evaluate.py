@@ -26,7 +26,7 @@ import pandas as pd
 from torch import Tensor
 
 from pipeline import storage
-from pipeline.cli import add_verbosity_arguments, command, configure_logging
+from pipeline.cli import add_verbosity_arguments, argument_type, command, configure_logging
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex
 from pipeline.params import load_section, suggestion
@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scores-test", type=Path, help="per-video test scores of any model (CSV)")
     parser.add_argument("--out", type=storage.local_folder, help="local report folder (default: evaluate.out, or eval/ "
                                                                  "beside a --checkpoint)")
-    parser.add_argument("--rule", type=_rule, metavar="{eer,bpcerN}",
+    parser.add_argument("--rule", type=argument_type(threshold_rule), metavar="{eer,bpcerN}",
                         help="threshold rule applied on dev: eer (pooled APCER = BPCER) or bpcerN, e.g. bpcer20 "
                              "(worst attack type's APCER <= 1/N) (default: evaluate.rule, else eer)")
     parser.add_argument("--group-by",
@@ -157,13 +157,6 @@ def _parser() -> argparse.ArgumentParser:
                                                     "the working directory's, else the project's)")
     add_verbosity_arguments(parser)
     return parser
-
-
-def _rule(text: str) -> str:
-    try:
-        return threshold_rule(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _checkpoint_runs(args: argparse.Namespace, named_group: bool) -> list[tuple[TrainConfig, Path, Path]]:
@@ -212,6 +205,15 @@ def check_trained_on(checkpoint: Path, config: TrainConfig) -> None:
              config.seed, trained.get("epochs", 0), trained.get("final_head", "shared"))
 
 
+def _params_rule(path: Path | None) -> str:
+    """evaluate.rule of params.yaml (eer where it has none), checked."""
+    rule = str(_settings(path).get("rule") or "eer")
+    try:
+        return threshold_rule(rule)
+    except ValueError as error:
+        raise UsageError(f"evaluate.rule = {rule!r}: {error}") from None
+
+
 def _settings(path: Path | None) -> dict[str, Any]:
     """params.yaml's evaluate section."""
     return load_section("evaluate", path, known=EVALUATE_KEYS)
@@ -223,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args)
     storage.configure(load_section("storage", args.params))
-    args.rule = args.rule or _rule(str(_settings(args.params).get("rule") or "eer"))
+    args.rule = args.rule or _params_rule(args.params)
     named_group = args.group_by is not None and args.group_by.lower() != "none"
     args.group_by = DEFAULT_GROUP if args.group_by is None else args.group_by if named_group else None
     if args.scores_dev or args.scores_test:

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import storage
-from pipeline.cli import add_verbosity_arguments, command, configure_logging
+from pipeline.cli import add_verbosity_arguments, argument_type, command, configure_logging
 from pipeline.errors import UsageError
 from pipeline.io import replace_atomically, write_json_atomic
 
@@ -137,19 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--partial", action="store_true",
                         help="report a row that lacks a fold or seed over the runs it has (n says how many), "
                              "instead of stopping")
-    parser.add_argument("--rule", default="eer", type=_rule, metavar="{eer,bpcerN}",
+    parser.add_argument("--rule", default="eer", type=argument_type(threshold_rule), metavar="{eer,bpcerN}",
                         help="with --scores: the threshold rule applied on dev (default: eer)")
     parser.add_argument("--method", help="our rows' name in results.md (default: SD-Net (ours), or 'scores' with "
                                          "--scores)")
     add_verbosity_arguments(parser)
     return parser
-
-
-def _rule(text: str) -> str:
-    try:
-        return threshold_rule(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 @command("python -m training.results")
