@@ -174,8 +174,9 @@ def sandbox(demo_root, folder: Path, commands: list[str]) -> dict[str, str]:
                           "input_size": 64}
     (folder / "params.yaml").write_text(yaml.safe_dump(document))
     (folder / "docs").symlink_to(REPO / "docs")
+    # one training thread: two OpenMP threads spinning against another job's cost a tiny run 5x its time
     return os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                         "PYTHONPATH": str(REPO)}
+                         "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
 @pytest.mark.slow
