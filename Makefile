@@ -16,7 +16,7 @@ TORCH_INDEX ?=
 # the Dask dashboard of the shard stage), s3 (s3fs: shards and manifests in an S3 bucket)
 EXTRAS ?= test,dashboard,s3
 
-.PHONY: install demo test test-fast lint typecheck bench clean
+.PHONY: install demo test test-fast lint typecheck bench publish clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ BENCHMARKS := bench_dynamic bench_shard bench_scaling bench_loader bench_mixed b
 bench: install
 	@for bench in $(BENCHMARKS); do $(PY) benchmarks/$$bench.py || exit 1; done
 	@$(PY) benchmarks/gpu_train.py --device cpu --steps 2 --warmup 1 --width 16 --batch-size 4 --workers 1 | tail -2
+
+# Copy the last measurements into the docs (benchmarks/publish.py): BENCH_LOG, a saved `make bench` output
+# (make bench 2>&1 | tee bench.log); RUNS, a folder of evaluated runs (models after dvc exp run -S 'runs.seeds=[0,1,2]').
+# Without either, the docs' generated blocks are rewritten from what is committed (benchmarks/last-run.txt,
+# docs/demo-scores/); tests/test_docs.py fails when they differ.
+publish: install
+	$(PY) benchmarks/publish.py $(if $(BENCH_LOG),--bench $(BENCH_LOG)) $(if $(RUNS),--runs $(RUNS))
 
 clean:
 	rm -rf data manifests dvc.lock .pytest_cache

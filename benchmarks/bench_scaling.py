@@ -4,7 +4,7 @@ predicts for the full datasets on bigger machines.
 The wall time of ``pipeline.shard.run`` includes starting and stopping the LocalCluster; that fixed
 cost is timed on its own too, so the speed-up of the work itself is visible beside the wall-clock one.
 
-Extrapolation (printed, and explained in the README's performance section): the measured cost per
+Extrapolation (printed, and explained in docs/performance.md): the measured cost per
 recording of one worker, scaled to the frames a full recording needs (W × K = 28 per modality; the
 demo's recordings are shorter, so the stage reads all of their frames), times the recording count,
 divided by the workers and the parallel efficiency measured here. For OULU-NPU the decode and crop
@@ -129,7 +129,7 @@ def main() -> None:
                     f"({1e3 * cpu[1] / recordings:.1f} ms CPU)")
             results[dataset] = (cpu[1] / recordings, demo_frames, work[1] / work[2] / 2, config)
     print("Extrapolation from the CPU time per recording, one core per worker, at the parallel efficiency\n"
-          "measured here (storage assumed to keep up; see README):")
+          "measured here (storage assumed to keep up; see docs/performance.md):")
     for dataset, (per_recording, demo_frames, efficiency, config) in results.items():
         extra = 0.0
         if dataset == "oulu":

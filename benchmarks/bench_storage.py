@@ -11,7 +11,7 @@ local copy. Measurements alternate between the two, the best of each kept.
 Loopback has no network latency and little bandwidth limit, but the server runs on the same cores as the
 loader: the ratio says what streaming through the S3 client and protocol costs here, not what a real store over
 a real network gives (there, bandwidth per node and first-byte latency rule;
-the README's guide says how to size workers for it).
+docs/multi-gpu.md says how to size workers for it).
 
     python benchmarks/bench_storage.py       (or: make bench)
 """

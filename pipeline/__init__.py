@@ -1,1 +1,1 @@
-"""Raw PAD datasets to protocol-aligned WebDataset shards: index, shard, verify, report, demo (README: The stages)."""
+"""Raw PAD datasets to protocol-aligned WebDataset shards: index, shard, verify, report, demo (docs/stages.md)."""

@@ -1,11 +1,9 @@
-"""--quiet / --verbose on every command line; progress bars and the shard stage's one-screen summary."""
+"""Every command line: a help text for every option, --quiet / --verbose; progress bars and the shard stage's one-screen
+summary. (The commands of the docs are run by tests/test_docs.py.)"""
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -15,19 +13,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import index, shard, verify
+from pipeline import cross, index, shard, verify
 from pipeline.cli import add_verbosity_arguments, configure_logging, progress_enabled
 from pipeline.demo import cli as demo
 from pipeline.report import cli as report
 from pipeline.shard import StageConfig, StageSummary, format_summary
-from training import evaluate, train
+from training import evaluate, results, train
 
 from .manifests import copy_index_manifests
 
 REPO = Path(__file__).resolve().parent.parent
 MAINS = {"pipeline.demo": demo.main, "pipeline.index": index.main, "pipeline.shard": shard.main,
-         "pipeline.verify": verify.main, "pipeline.report": report.main, "training.train": train.main,
-         "training.evaluate": evaluate.main}
+         "pipeline.verify": verify.main, "pipeline.report": report.main, "pipeline.cross": cross.main,
+         "training.train": train.main, "training.evaluate": evaluate.main, "training.results": results.main}
 
 
 @pytest.fixture
@@ -125,96 +123,3 @@ def test_shard_shows_progress_and_a_summary_and_is_silent_with_quiet(demo_manife
     shutil.rmtree(tmp_path / "s")
     quiet = _shard(tmp_path, root, manifests, "--quiet", workers=2)  # a LocalCluster: Dask's own logs too
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == "", quiet.stderr[-3000:]
-
-
-# --- the README guides: every command is run, here or by the test / DVC stage its comment names ----
-
-GUIDES = ("Bringing a real dataset", "Running the shard stage on an existing Dask cluster",
-          "Multi-GPU training with torchrun", "Shards in a bucket", "Where every output goes")
-
-
-def guide_commands() -> list[tuple[str, str | None]]:
-    """(command, what runs it instead or None) of every line of the guides' ```bash blocks."""
-    # a section ends at any heading
-    sections = re.split(r"^##+ ", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.M)
-    commands = []
-    for section in sections:
-        if not section.startswith(GUIDES):
-            continue
-        for block in re.findall(r"```bash\n(.*?)```", section, re.S):
-            for line in filter(str.strip, block.splitlines()):
-                command, _, comment = line.partition("#")
-                commands.append((command.strip(), comment.strip() or None))
-    return commands
-
-
-def dvc_commands() -> set[str]:
-    """Every stage command of dvc.yaml with its foreach items, or its matrix of params.yaml's values, filled in."""
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    found = set()
-    for stage in stages.values():
-        cmd = stage.get("do", stage).get("cmd", "")
-        for values in stage_items(stage, params):
-            found.add(re.sub(r"\$\{([\w.]+)\}", lambda m, values=values: str(values.get(m.group(1), m.group(0))), cmd))
-    return found
-
-
-def stage_items(stage: dict, params: dict) -> list[dict[str, object]]:
-    """The values a foreach or matrix stage is generated with (``key``, ``item``, ``item.<name>``)."""
-    if "matrix" in stage:
-        axes = {name: _param(params, values) for name, values in stage["matrix"].items()}
-        return [{f"item.{name}": value for name, value in zip(axes, combination)}
-                for combination in itertools.product(*axes.values())]
-    items = stage.get("foreach", {})
-    return [{"key": key} | ({f"item.{k}": v for k, v in item.items()} if isinstance(item, dict) else {"item": item})
-            for key, item in (items.items() if isinstance(items, dict) else ((i, i) for i in items))]
-
-
-def _param(params: dict, reference: object) -> object:
-    """``${runs.seeds}`` → params.yaml's value; anything else as it is."""
-    match = re.fullmatch(r"\$\{([\w.]+)\}", str(reference))
-    if not match:
-        return reference
-    value: object = params
-    for part in match.group(1).split("."):
-        value = value[part]
-    return value
-
-
-def test_every_guide_command_is_run_by_a_test_or_by_make_demo():
-    commands = guide_commands()
-    assert len(commands) >= 8
-    for command, runner in commands:
-        if runner is None:
-            continue  # test_guide_commands_run_on_demo_data
-        if runner.startswith("make demo"):
-            assert command in dvc_commands(), command
-        else:
-            path, _, name = runner.partition("::")
-            assert f"def {name}(" in (REPO / path).read_text(), runner
-
-
-@pytest.mark.slow
-def test_guide_commands_run_on_demo_data(demo_root, tmp_path):
-    source, _ = demo_root("cefa")
-    shutil.copytree(source, tmp_path / "data" / "raw" / "cefa")
-    document = yaml.safe_load((REPO / "params.yaml").read_text())
-    document["shard"] |= {"workers": 0, "detector": "opencv"}  # one process, no model download
-    document["raw"]["cefa"] = "data/raw/cefa"  # the guide's one change: the release at data/raw/cefa
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                        "PYTHONPATH": str(REPO)}
-    ran = []
-    for command, runner in guide_commands():
-        if runner is None:
-            result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                    timeout=600)
-            assert result.returncode == 0, (command, result.stderr[-3000:])
-            ran.append(command.split()[2])
-    assert ran == ["pipeline.index", "pipeline.shard", "pipeline.verify", "pipeline.report"]
-    report = json.loads((tmp_path / "manifests/cefa/index_report.json").read_text())
-    assert report["list_differences"] == [] and "--use-lists" in report["command"]
-    assert list((tmp_path / "data/shards/cefa").glob("*.tar"))
-    assert ((tmp_path / "reports/cefa/report.html").is_file()
-            and (tmp_path / "reports/cefa/sheets/bonafide.png").is_file())

@@ -1,7 +1,7 @@
 """`dvc repro` on a real release: the release is only ever read, never written, replaced or deleted.
 
 The project is copied as a clone has it; a tiny raw tree stands for the user's copy of CASIA-SURF at the
-place the README gives (data/raw/surf), with a file of the user's beside it. The pipeline runs first on
+place docs/datasets.md gives (data/raw/surf), with a file of the user's beside it. The pipeline runs first on
 the demo data (so the demo stage's output exists, as after `make demo`), then on the release after the
 one documented change in params.yaml.
 """

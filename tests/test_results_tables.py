@@ -1,5 +1,5 @@
 """training/tables.yaml against the protocols the pipeline defines: every protocol in exactly one place, every row's
-folds real, every published number on a metric we compute, and run names that expand as the README says."""
+folds real, every published number on a metric we compute, and run names that expand as docs/results.md says."""
 from __future__ import annotations
 
 import pytest

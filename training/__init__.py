@@ -1,1 +1,1 @@
-"""SD-Net training and evaluation, streamed from the shards (README: train, evaluate)."""
+"""SD-Net training and evaluation, streamed from the shards (docs/stages.md: train, evaluate)."""

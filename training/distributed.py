@@ -36,7 +36,7 @@ def setup(device_name: str | None = None) -> DistInfo:
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     if device_name == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: torch sees no CUDA device here (a CPU build of torch, or no driver): "
-                         "pass --device cpu, or on a GPU machine install torch's CUDA build (README: Installing)")
+                         "pass --device cpu, or on a GPU machine install torch's CUDA build (docs/install.md)")
     use_cuda = torch.cuda.is_available() and device_name != "cpu"
     device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
     if use_cuda:

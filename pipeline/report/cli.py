@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifests", help="manifest folder or URL (default: shard.manifests)")
     parser.add_argument("--shards", help="folder or URL (s3://bucket/prefix) of the .tar shards (default: shard.out)")
     parser.add_argument("--out", type=storage.local_folder, help="local report folder (default: reports/<dataset>)")
-    parser.add_argument("--per-type", type=int, default=8, dest="per_type", help="recordings per attack-type sheet")
+    parser.add_argument("--per-type", type=int, default=8, dest="per_type",
+                        help="recordings per attack-type sheet (default: 8)")
     add_decoder_argument(parser)
     parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths and decoder, and "
                                                     "the storage section, from")
