@@ -96,10 +96,15 @@ def extrapolate(dataset: str, per_recording: float, demo_frames: int, efficiency
     frames = full["frames"] * full["modalities"]
     cost = per_recording * full["frames"] / demo_frames + extra_per_frame * frames
     worker_hours = cost * full["recordings"] / 3600
-    estimates = ", ".join(f"{name}: {60 * worker_hours / (cores * efficiency):.1f} min"
+    estimates = ", ".join(f"{name}: {_duration(3600 * worker_hours / (cores * efficiency))}"
                           for name, cores in MACHINES.items())
     print(f"  full {dataset} ({full['what']}): {1e3 * cost:.0f} ms/recording on one worker "
           f"= {worker_hours:.2f} worker-hours; at the measured efficiency {efficiency:.0%}: {estimates}")
+
+
+def _duration(seconds: float) -> str:
+    """Minutes, or seconds below one (a full dataset on a cluster can take less than a minute)."""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def main() -> None:

@@ -4,9 +4,9 @@
 
 No pixel is decoded. Names that do not parse are reported (``index_report.json``) and skipped. The
 official list files (``--lists``, default ``index.lists`` of ``params.yaml``, ``{root}/lists``) are read
-too and every difference from the rules is reported; ``--use-lists`` makes the lists the membership of
-the protocols they cover. The default list folder may be absent (a warning); one given on the
-command line must exist.
+too and every difference from the rules is reported; ``--use-lists`` (default ``index.use_lists``) makes
+the lists the membership of the protocols they cover. The default list folder may be absent (a warning);
+one given on the command line must exist.
 """
 from __future__ import annotations
 
@@ -170,15 +170,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="manifest folder or URL (s3://bucket/manifests/cefa) to write")
     parser.add_argument("--lists", type=Path, help="folder of official protocol list files to cross-check "
                                                    "(default: index.lists of params.yaml)")
-    parser.add_argument("--use-lists", action="store_true",
-                        help="take membership from --lists where they cover a split")
+    parser.add_argument("--use-lists", action=argparse.BooleanOptionalAction, default=None,
+                        help="take membership from the lists where they cover a split, the rules filling the rest "
+                             "(default: index.use_lists of params.yaml)")
     parser.add_argument("--annotations", type=Path,
                         help="for a release that ships no face annotations, a folder of them inside --root "
                              "(casia_fasd: bob.db.casia_fasd's face-locations/, a .face file per video) "
                              "(default: the dataset's index.annotations of params.yaml, where that folder exists)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
-    parser.add_argument("--params", type=Path, help="params.yaml to read index.lists, index.annotations and the "
-                                                    "storage section from")
+    parser.add_argument("--params", type=Path, help="params.yaml to read the index section (lists, use_lists, "
+                                                    "annotations) and the storage section from")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
@@ -193,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args.annotations = default_annotations(args.dataset, args.root, args.params)
     lists = args.lists if args.lists is not None else default_lists(args.root, args.params)
+    if args.use_lists is None:
+        args.use_lists = default_use_lists(args.params)
+        if args.use_lists and lists is None:
+            raise UsageError(f"index.use_lists is true but {args.root} has no official lists where index.lists "
+                             "says: put them there, pass --lists DIR, or set index.use_lists: false")
     if args.use_lists and lists is None:
         raise UsageError("--use-lists needs the official lists: pass --lists DIR")
     try:
@@ -226,7 +232,7 @@ def check_annotations(dataset: str, root: Path, annotations: Path) -> None:
                          f"the raw root; put the folder (or a link to it) there, e.g. {root / 'face-locations'}")
 
 
-INDEX_KEYS = {"lists", "annotations"}
+INDEX_KEYS = {"lists", "use_lists", "annotations"}
 
 
 def default_lists(root: Path, params: Path | None) -> Path | None:
@@ -240,6 +246,14 @@ def default_lists(root: Path, params: Path | None) -> Path | None:
                     folder)
         return None
     return folder
+
+
+def default_use_lists(params: Path | None) -> bool:
+    """``index.use_lists``: whether the lists, not the rules, make the membership of the splits they cover."""
+    value = load_section("index", params, known=INDEX_KEYS).get("use_lists", False)
+    if not isinstance(value, bool):
+        raise UsageError(f"index.use_lists of params.yaml is {value!r}: set it to true or false")
+    return value
 
 
 def default_annotations(dataset: str, root: Path, params: Path | None) -> Path | None:

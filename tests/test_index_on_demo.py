@@ -67,6 +67,38 @@ def test_lists_are_cross_checked_and_every_difference_reported(demo_root, tmp_pa
     assert dropped.split("/")[-2] not in set(used[(used.protocol == "4_1") & (used.split == "train")]["video_id"])
 
 
+def test_params_use_lists_makes_the_lists_the_membership_of_the_index_stage(demo_root, tmp_path, capsys):
+    """``index.use_lists`` (what ``dvc repro`` reads) does what ``--use-lists`` does; ``--no-use-lists`` wins."""
+    root, _ = demo_root("cefa")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    train = (root / "lists" / "CASIA_CeFA@p2.1_video_train.txt").read_text().splitlines()
+    attack = next(line for line in train if line.endswith(" 1"))  # CeFA's lists: 1 = attack
+    (lists / "CASIA_CeFA@p2.1_video_train.txt").write_text("\n".join(set(train) - {attack}) + "\n")
+    dropped = attack.split("/")[-2]
+
+    def train_split(params: str, *flags: str) -> set[str]:
+        (tmp_path / "params.yaml").write_text(f"index:\n  lists: {lists}\n{params}")
+        out = tmp_path / "manifests"
+        assert index_main(["--dataset", "cefa", "--root", str(root), "--out", str(out),
+                           "--params", str(tmp_path / "params.yaml"), *flags]) == 0
+        protocols = pd.read_parquet(out / "protocols.parquet")
+        return set(protocols[(protocols.protocol == "2_1") & (protocols.split == "train")]["video_id"])
+
+    assert dropped in train_split("  use_lists: false\n")
+    assert dropped not in train_split("  use_lists: true\n")
+    assert dropped in train_split("  use_lists: true\n", "--no-use-lists")
+
+    (tmp_path / "params.yaml").write_text("index:\n  use_lists: yes please\n")
+    assert index_main(["--dataset", "cefa", "--root", str(root), "--out", str(tmp_path / "m"),
+                       "--params", str(tmp_path / "params.yaml")]) == 2
+    (tmp_path / "params.yaml").write_text(f"index:\n  lists: {tmp_path / 'none'}\n  use_lists: true\n")
+    assert index_main(["--dataset", "cefa", "--root", str(root), "--out", str(tmp_path / "m"),
+                       "--params", str(tmp_path / "params.yaml")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "use_lists" in line]
+    assert "'yes please': set it to true or false" in errors[0] and "set index.use_lists: false" in errors[1]
+
+
 def test_challenge_release_takes_membership_and_labels_from_its_lists(tmp_path):
     recordings = generate("cefa", tmp_path, size="tiny", release="challenge")
     result = build_index("cefa", tmp_path)

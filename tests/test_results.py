@@ -82,14 +82,22 @@ def test_one_seed_has_no_seed_spread(siw_protocol_3, tmp_path):
     assert acer["std_seeds"] is None and acer["n_seeds"] == 1
 
 
-def test_score_folders_are_evaluated_exactly_as_evaluate_does(siw_protocol_3, tmp_path):
-    assert results_main(["--scores", str(siw_protocol_3), "--out", str(tmp_path / "out")]) == 0
+@pytest.mark.parametrize("rule", ["eer", "bpcer2"])
+def test_score_folders_are_evaluated_exactly_as_evaluate_does(siw_protocol_3, tmp_path, rule):
+    """Both commands take the rule from params.yaml's evaluate.rule when none is given."""
+    params = ["--params", str(tmp_path / "params.yaml")]
+    (tmp_path / "params.yaml").write_text(f"evaluate:\n  rule: {rule}\n")
+    assert results_main(["--scores", str(siw_protocol_3), "--out", str(tmp_path / "out"), *params]) == 0
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["siw"]["3"]["rule"] == rule
     runs = pd.read_csv(tmp_path / "out" / "runs.csv", dtype={"protocol": str})
     for folder in sorted(siw_protocol_3.iterdir()):
         _, protocol, seed = folder.name.split("-")
         assert evaluate_main(["--scores-dev", str(folder / "scores_dev.csv"), "--scores-test",
-                              str(folder / "scores_test.csv"), "--out", str(tmp_path / "eval" / folder.name)]) == 0
+                              str(folder / "scores_test.csv"), "--out", str(tmp_path / "eval" / folder.name),
+                              *params]) == 0
         metrics = json.loads((tmp_path / "eval" / folder.name / "metrics.json").read_text())
+        assert metrics["rule"] == rule
         ours = runs[(runs["protocol"] == protocol) & (runs["seed"] == int(seed))]
         assert len(ours) == 2 * len(METRICS)
         for split, metric, value in zip(ours["split"], ours["metric"], ours["value"]):

@@ -34,7 +34,7 @@ from pipeline.params import load_section, suggestion
 from .checkpoint import load_checkpoint, load_trained
 from .config import TRAIN_KEYS, TrainConfig, fill, fold_configs
 from .distributed import setup, teardown
-from .metrics import evaluate_split_scores, threshold_rule, write_report
+from .metrics import EVALUATE_KEYS, evaluate_split_scores, params_rule, threshold_rule, write_report
 from .model import SDNet
 from .plots import write_curve_plots
 from .scores import HEAD_PREFIX, read_score_csv, video_scores
@@ -110,8 +110,6 @@ class _RenamedModel:
 
 #: What per-group rates are reported by, where the data has it and no --group-by is given.
 DEFAULT_GROUP = "ethnicity"
-#: The keys of params.yaml's evaluate section.
-EVALUATE_KEYS = {"out", "rule"}
 
 
 def with_attribute(scores: pd.DataFrame, manifests: str | Path, column: str | None) -> pd.DataFrame:
@@ -205,15 +203,6 @@ def check_trained_on(checkpoint: Path, config: TrainConfig) -> None:
              config.seed, trained.get("epochs", 0), trained.get("final_head", "shared"))
 
 
-def _params_rule(path: Path | None) -> str:
-    """evaluate.rule of params.yaml (eer where it has none), checked."""
-    rule = str(_settings(path).get("rule") or "eer")
-    try:
-        return threshold_rule(rule)
-    except ValueError as error:
-        raise UsageError(f"evaluate.rule = {rule!r}: {error}") from None
-
-
 def _settings(path: Path | None) -> dict[str, Any]:
     """params.yaml's evaluate section."""
     return load_section("evaluate", path, known=EVALUATE_KEYS)
@@ -225,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args)
     storage.configure(load_section("storage", args.params))
-    args.rule = args.rule or _params_rule(args.params)
+    args.rule = args.rule or params_rule(args.params)
     named_group = args.group_by is not None and args.group_by.lower() != "none"
     args.group_by = DEFAULT_GROUP if args.group_by is None else args.group_by if named_group else None
     if args.scores_dev or args.scores_test:

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import UsageError
 from pipeline.io import write_json_atomic
+from pipeline.params import load_section
 
 from .scores import validate_scores, write_score_csv
 
@@ -197,6 +199,19 @@ def threshold_rule(text: str) -> str:
     if name != "eer" and not (match and int(match.group(1)) > 0):
         raise ValueError(f"unknown threshold rule {text!r}: expected eer or bpcerN, e.g. bpcer20")
     return name
+
+
+#: The keys of params.yaml's evaluate section.
+EVALUATE_KEYS = {"out", "rule"}
+
+
+def params_rule(path: Path | None = None) -> str:
+    """``evaluate.rule`` of params.yaml (eer where it has none), checked: the rule evaluate and results default to."""
+    rule = str(load_section("evaluate", path, known=EVALUATE_KEYS).get("rule") or "eer")
+    try:
+        return threshold_rule(rule)
+    except ValueError as error:
+        raise UsageError(f"evaluate.rule = {rule!r}: {error}") from None
 
 
 def choose_threshold(rule: str, scores: ArrayLike, is_bonafide: ArrayLike,

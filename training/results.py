@@ -27,7 +27,7 @@ from pipeline.errors import UsageError
 from pipeline.io import replace_atomically, write_json_atomic
 
 from .aggregate import METRICS, SPLITS, STD_DEFINITION, Line, RunResult, aggregate, lines_found
-from .metrics import evaluate_split_scores, metrics_summary, threshold_rule
+from .metrics import evaluate_split_scores, metrics_summary, params_rule, threshold_rule
 from .results_md import render
 from .scores import read_score_csv
 from .tables import RunName, Tables, load_tables
@@ -137,8 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--partial", action="store_true",
                         help="report a row that lacks a fold or seed over the runs it has (n says how many), "
                              "instead of stopping")
-    parser.add_argument("--rule", default="eer", type=argument_type(threshold_rule), metavar="{eer,bpcerN}",
-                        help="with --scores: the threshold rule applied on dev (default: eer)")
+    parser.add_argument("--rule", type=argument_type(threshold_rule), metavar="{eer,bpcerN}",
+                        help="with --scores: the threshold rule applied on dev, as training.evaluate's --rule "
+                             "(default: evaluate.rule of params.yaml, else eer)")
+    parser.add_argument("--params", type=Path, help="params.yaml to read evaluate.rule from (default: the working "
+                                                    "directory's, else the project's)")
     parser.add_argument("--method", help="our rows' name in results.md (default: SD-Net (ours), or 'scores' with "
                                          "--scores)")
     add_verbosity_arguments(parser)
@@ -153,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.protocols or []:
         RunName.parse(name).folds(tables)  # an unknown dataset or protocol ends here, before any file is read
     try:
-        runs = scored_runs(args.scores, args.rule, tables) if args.scores else evaluated_runs(args.runs)
+        runs = (scored_runs(args.scores, args.rule or params_rule(args.params), tables) if args.scores
+                else evaluated_runs(args.runs))
     except ValueError as error:  # a score file that does not follow the schema: bad data, named
         log.error("%s", error)
         return 1
