@@ -10,6 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from .errors import BrokenShards, UsageError
@@ -21,6 +22,12 @@ CHATTY = ("distributed", "bokeh", "tornado", "botocore", "aiobotocore", "s3fs")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def add_params_argument(parser: argparse.ArgumentParser, reads: str) -> None:
+    """``--params FILE``: the params.yaml the command reads ``reads`` from."""
+    parser.add_argument("--params", type=Path, help=f"params.yaml to read {reads} from (default: the working "
+                                                    "directory's, else the project's)")
 
 
 def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 
 from . import storage
-from .cli import add_verbosity_arguments, command, configure_logging
+from .cli import add_params_argument, add_verbosity_arguments, command, configure_logging
 from .errors import UsageError
 from .format.splits import SPLITS_FILE, SplitIndex
 from .params import load_section
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "(default: shard.manifests of params.yaml)")
     parser.add_argument("--out", type=storage.as_location, help="folder or URL for splits.json and cross_report.json "
                                                                 "(default: --manifests with {dataset} = cross)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read shard.manifests and the storage section from")
+    add_params_argument(parser, "shard.manifests and the storage section")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)

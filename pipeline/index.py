@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import storage
-from .cli import add_verbosity_arguments, command, configure_logging
+from .cli import add_params_argument, add_verbosity_arguments, command, configure_logging
 from .datasets import DATASETS, get_adapter
 from .datasets.listfiles import ListFormatError
 from .datasets.records import ListEntry, Problem, Recording, Scan
@@ -178,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(casia_fasd: bob.db.casia_fasd's face-locations/, a .face file per video) "
                              "(default: the dataset's index.annotations of params.yaml, where that folder exists)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped or a list differs")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the index section (lists, use_lists, "
-                                                    "annotations) and the storage section from")
+    add_params_argument(parser, "the index section (lists, use_lists, annotations) and the storage section")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from . import storage
-from .cli import add_verbosity_arguments, command, configure_logging, progress_enabled
+from .cli import add_params_argument, add_verbosity_arguments, command, configure_logging, progress_enabled
 from .datasets import DATASETS
 from .errors import UsageError
 from .format.splits import SPLITS_FILE, split_index
@@ -359,8 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786) to run on "
                                             "instead of local workers")
     add_decoder_argument(parser)
-    parser.add_argument("--params", type=Path, help="params.yaml to read defaults (and the storage section) from "
-                                                    "(default: the working directory's, else the project's)")
+    add_params_argument(parser, "defaults (and the storage section)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any recording or window is rejected")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)

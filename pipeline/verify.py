@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import storage
-from .cli import add_verbosity_arguments, command, configure_logging
+from .cli import add_params_argument, add_verbosity_arguments, command, configure_logging
 from .errors import UsageError
 from .format.images import IMAGE_FORMATS, decode_image
 from .format.members import payload_digest
@@ -93,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shards", required=True, help="folder or URL (s3://bucket/prefix) of the .tar shards")
     parser.add_argument("--manifests", help="manifest folder or URL (default: manifests/<shard folder name>)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the storage section from (default: the "
-                                                    "working directory's, else the project's)")
+    add_params_argument(parser, "the storage section")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)

@@ -26,7 +26,7 @@ import pandas as pd
 from torch import Tensor
 
 from pipeline import storage
-from pipeline.cli import add_verbosity_arguments, argument_type, command, configure_logging
+from pipeline.cli import add_params_argument, add_verbosity_arguments, argument_type, command, configure_logging
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex
 from pipeline.params import load_section, suggestion
@@ -150,9 +150,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="column to report APCER/BPCER/ACER per value of, with BiasERR, where a split holds "
                              "two or more values; rows without a value count in every group; a column named here "
                              "must exist (default: ethnicity, where the data has it; none: off)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read the evaluate section, the train section's "
-                                                    "paths and batch size, and the storage section, from (default: "
-                                                    "the working directory's, else the project's)")
+    add_params_argument(parser, "the evaluate section, the train section's paths and batch size, and the storage "
+                                "section,")
     add_verbosity_arguments(parser)
     return parser
 

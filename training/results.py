@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import storage
-from pipeline.cli import add_verbosity_arguments, argument_type, command, configure_logging
+from pipeline.cli import add_params_argument, add_verbosity_arguments, argument_type, command, configure_logging
 from pipeline.errors import UsageError
 from pipeline.io import replace_atomically, write_json_atomic
 
@@ -140,8 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rule", type=argument_type(threshold_rule), metavar="{eer,bpcerN}",
                         help="with --scores: the threshold rule applied on dev, as training.evaluate's --rule "
                              "(default: evaluate.rule of params.yaml, else eer)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read evaluate.rule from (default: the working "
-                                                    "directory's, else the project's)")
+    add_params_argument(parser, "evaluate.rule")
     parser.add_argument("--method", help="our rows' name in results.md (default: SD-Net (ours), or 'scores' with "
                                          "--scores)")
     add_verbosity_arguments(parser)

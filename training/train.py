@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from pipeline import storage
-from pipeline.cli import add_verbosity_arguments, command, configure_logging, progress_enabled
+from pipeline.cli import add_params_argument, add_verbosity_arguments, command, configure_logging, progress_enabled
 from pipeline.errors import UsageError
 from pipeline.format.splits import SplitIndex, SplitShards
 from pipeline.params import load_section
@@ -199,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-weights", dest="init_weights", help="local torchvision resnet18 ImageNet state dict")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt (which must exist)")
-    parser.add_argument("--params", type=Path, help="params.yaml to read defaults (and the storage section) from "
-                                                    "(default: the working directory's, else the project's)")
+    add_params_argument(parser, "defaults (and the storage section)")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)

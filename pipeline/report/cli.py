@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .build import ReportConfig, build_report
 from .. import storage
-from ..cli import add_verbosity_arguments, command, configure_logging
+from ..cli import add_params_argument, add_verbosity_arguments, command, configure_logging
 from ..datasets import DATASETS
 from ..errors import UsageError
 from ..params import load_section, raw_root
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-type", type=int, default=8, dest="per_type",
                         help="recordings per attack-type sheet (default: 8)")
     add_decoder_argument(parser)
-    parser.add_argument("--params", type=Path, help="params.yaml to read the shard section's paths and decoder, and "
-                                                    "the storage section, from")
+    add_params_argument(parser, "the shard section's paths and decoder, and the storage section,")
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(args)
