@@ -61,10 +61,10 @@ class RunResult:
                    str(document["rule"]), splits, source)
 
 
-def spread(values: Iterable[float], ddof: int = 1) -> float | None:
+def spread(values: Iterable[float]) -> float | None:
     """The sample standard deviation of ``values``; None below two values."""
     array = np.asarray(list(values), dtype=np.float64)
-    return float(array.std(ddof=ddof)) if array.size > ddof else None
+    return float(array.std(ddof=1)) if array.size > 1 else None
 
 
 def summarise(grid: dict[tuple[str, int], float | None], folds: list[str], seeds: list[int]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def summarise(grid: dict[tuple[str, int], float | None], folds: list[str], seeds
     values = {key: float(value) for key, value in grid.items() if value is not None}
     fold_means = [float(np.mean([values[f, s] for s in seeds if (f, s) in values])) for f in folds]
     seed_means = [float(np.mean([values[f, s] for f in folds if (f, s) in values])) for s in seeds]
-    out.update(mean=float(np.mean(fold_means)), std=spread(fold_means) if len(fold_means) > 1 else None,
+    out.update(mean=float(np.mean(fold_means)), std=spread(fold_means),
                std_seeds=spread(seed_means))
     return out
 

@@ -121,7 +121,10 @@ class RunName:
         if self.protocol is None:
             return list(table.rows)
         named = [row for row in table.rows if row.protocol == self.protocol]
-        return named or [Row(self.protocol, (table.folds_of(self.protocol)[0],))]
+        if named:
+            return named
+        table.row_of(self.protocol)  # refuses an unknown protocol, in one line
+        return [Row(self.protocol, (self.protocol,))]
 
 
 @cache
