@@ -122,7 +122,9 @@ class PyAVVideo:
 
 def _upright(frame: Any) -> np.ndarray:
     """The frame as RGB, turned as its display matrix says (counter-clockwise degrees, multiples of 90)."""
-    image = frame.to_ndarray(format="rgb24")
+    # one scaling thread, as one decoder thread: swscale's own thread pool, freed when a frame is collected, hangs a
+    # process forked meanwhile (a DataLoader worker collecting the parent's frames waits on the pool's threads)
+    image = frame.to_ndarray(format="rgb24", threads=1)
     turns = round((frame.rotation or 0) / 90) % 4
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
@@ -132,6 +134,10 @@ def display_rotation(path: Path) -> int:
     import av
 
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
+        if not container.streams.video:
+            return 0
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1  # one decoder thread, as every read here
+        for frame in container.decode(stream):
             return round(frame.rotation or 0) % 360
     return 0
