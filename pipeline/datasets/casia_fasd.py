@@ -30,7 +30,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from .listfiles import FasDatasetLists
-from .probe import VIDEO_SUFFIXES, video_frame_count
+from .probe import VIDEO_SUFFIXES, readable_frame_count
 from .records import Problem, Recording, Scan, ScanError, make_recording
 from .replay_attack import read_face_file as read_face_file  # bob's CASIA-FASD boxes: Replay-Attack's format
 from .walk import add_parsed, add_video, mirrored_annotations, release_base, subdirs
@@ -105,9 +105,7 @@ def _parse(video: Path, root: Path, base: Path, faces: PurePosixPath | None) -> 
     rel = PurePosixPath(video.relative_to(base).with_suffix("").as_posix())  # train_release/8/HR_1
     split = SPLIT_FOLDERS[rel.parts[0]]
     folder = int(rel.parts[1])
-    n_frames = video_frame_count(video)
-    if n_frames == 0:
-        raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
+    n_frames = readable_frame_count(video)
     annotation = None if faces is None else faces / rel.with_suffix(".face")
     if annotation is not None and not (root / annotation).is_file():
         annotation = None  # noted by the walk: the detector finds its faces

@@ -34,7 +34,7 @@ import numpy as np
 
 from .boxes import read_frame_boxes
 from .listfiles import FasDatasetLists
-from .probe import video_frame_count, video_rotation
+from .probe import readable_frame_count, video_rotation
 from .records import Problem, Recording, Scan, ScanError, make_recording
 from .walk import release_base, subdirs, video_folder
 from ..errors import UsageError
@@ -118,9 +118,7 @@ def _parse(video: Path, root: Path, clients: dict[int, str]) -> Recording:
     if client not in clients:
         raise ScanError("unlisted_client", f"client {match['client']} is in neither {SUB_LISTS['train']} nor "
                                            f"{SUB_LISTS['test']}: its split is unknown")
-    n_frames = video_frame_count(video)
-    if n_frames == 0:
-        raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
+    n_frames = readable_frame_count(video)
     rotation = video_rotation(video)
     annotation = video.with_suffix(".face")
     has_boxes = annotation.is_file()

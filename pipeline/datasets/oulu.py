@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .listfiles import BinaryLabels, read_list_files
-from .probe import locate, video_frame_count
+from .probe import locate, readable_frame_count
 from .records import AnnotationError, ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
@@ -78,9 +78,7 @@ def _parse(video: Path, root: Path) -> Recording:
     split = SPLIT_FOLDERS[video.parent.name]
     if code["user"] not in USER_SPLITS[split]:
         raise ScanError("inconsistent_name", f"user {match['user']} does not belong in {video.parent.name}")
-    n_frames = video_frame_count(video)
-    if n_frames == 0:
-        raise ScanError("unreadable_video", "no video frames can be read from it (empty, cut short or not a video)")
+    n_frames = readable_frame_count(video)
     attack_type, attack_detail = FILES[code["file"]]
     annotation = video.with_suffix(".txt")
     has_eyes = annotation.is_file()

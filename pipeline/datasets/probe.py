@@ -41,16 +41,25 @@ def video_frame_count(path: Path) -> int:
         return 0
 
 
+def readable_frame_count(path: Path) -> int:
+    """:func:`video_frame_count`, refusing a video that delivers no frame (``unreadable_video``)."""
+    n_frames = video_frame_count(path)
+    if n_frames == 0:
+        raise ScanError("unreadable_video", "no video frames can be read from it (empty, cut short or not a video)")
+    return n_frames
+
+
 def video_rotation(path: Path) -> int:
     """Degrees a player turns the video clockwise to show it upright (the container's display matrix:
     phones store the sensor's pixels and this rotation); 0 when there is none or the file cannot be opened."""
-    import cv2
+    import av
 
-    capture = cv2.VideoCapture(str(path))
+    from ..video.pyav_reader import display_rotation  # counter-clockwise degrees
+
     try:
-        return int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360 if capture.isOpened() else 0
-    finally:
-        capture.release()
+        return -display_rotation(path) % 360
+    except (av.error.FFmpegError, OSError):
+        return 0
 
 
 def locate(root: Path, folder_name: str) -> Path:

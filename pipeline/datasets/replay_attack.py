@@ -34,7 +34,7 @@ import numpy as np
 
 from .boxes import from_corner_and_size, read_frame_boxes
 from .listfiles import FasDatasetLists
-from .probe import VIDEO_SUFFIXES, video_frame_count
+from .probe import VIDEO_SUFFIXES, readable_frame_count
 from .records import Problem, Recording, Scan, ScanError, make_recording
 from .walk import add_video, mirrored_annotations, release_base, subdirs
 
@@ -113,9 +113,7 @@ def _parse(video: Path, root: Path, base: Path) -> Recording:
     if owner != split:
         whose = f"a {owner} client" if owner else "no Replay-Attack client"
         raise ScanError("inconsistent_name", f"client {code['client_id']:03d} is {whose}, not one of {rel.parts[0]}/")
-    n_frames = video_frame_count(video)
-    if n_frames == 0:
-        raise ScanError("unreadable_video", "the container reports no frames or cannot be opened")
+    n_frames = readable_frame_count(video)
     annotation = base / FACE_FOLDER / rel.with_suffix(".face")
     has_boxes = annotation.is_file()
     attack = code["attack_device"]

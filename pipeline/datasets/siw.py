@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .listfiles import BinaryLabels, read_list_files
-from .probe import locate, video_frame_count
+from .probe import locate, readable_frame_count
 from .records import AnnotationError, ListEntry, Problem, Recording, Scan, ScanError, make_recording
 from .walk import subdirs, video_folder
 from ..protocols import ProtocolSpec
@@ -65,9 +65,7 @@ def _parse(video: Path, root: Path) -> Recording:
         raise ScanError("inconsistent_name", f"type {code['type']} of subject {match['subject']} does not belong here")
     if code["medium"] not in MEDIA[code["type"]]:
         raise ScanError("malformed_name", f"medium {code['medium']} is not valid for type {code['type']}")
-    n_frames = video_frame_count(video)
-    if n_frames == 0:
-        raise ScanError("unreadable_video", "no video frames can be read from it (empty, cut short or not a video)")
+    n_frames = readable_frame_count(video)
     annotation = video.with_suffix(".face")
     has_boxes = annotation.is_file()
     return make_recording(
