@@ -29,10 +29,11 @@ class DecordVideo:
         self.path, self.grey = path, grey
         self._sideways: PyAVVideo | None = None
         try:
-            self.n_frames = video_packets(path).n_frames
             if display_rotation(path) in (90, 270):
-                self._sideways = PyAVVideo(path, grey)
+                self._sideways = PyAVVideo(path, grey)  # it counts the packets itself
+                self.n_frames = self._sideways.n_frames
                 return
+            self.n_frames = video_packets(path).n_frames
             self._reader = decord.VideoReader(str(path), num_threads=1)
         except (av.error.FFmpegError, ValueError, decord.DECORDError) as error:
             raise DecodeError(path, f"cannot open video ({type(error).__name__}: {error})") from None
