@@ -84,17 +84,17 @@ def balance_plan(shards: SplitShards, balance: str, batch_size: int) -> BalanceP
     sample of each group, or a domain without one of the classes (when splits.json counts them), is refused."""
     if balance not in BALANCE_CHOICES:
         raise UsageError(f"train.balance: {balance!r} is not one of {', '.join(BALANCE_CHOICES)}")
-    domains = tuple(shards.by_domain())
-    if balance == "none" or (balance == "auto" and len(domains) < 2):
+    by_domain = shards.by_domain()
+    if balance == "none" or (balance == "auto" and len(by_domain) < 2):
         return None
-    plan = BalancePlan(domains, batch_size)
+    plan = BalancePlan(tuple(by_domain), batch_size)
     if batch_size < len(plan.groups):
         raise UsageError(f"train.batch_size = {batch_size} cannot hold one sample of each of the {len(plan.groups)} "
                          f"(domain, class) groups of {shards.protocol}/{shards.split} (train.balance: {balance}): set "
                          f"a batch size of {len(plan.groups)} or more, or train.balance: none")
     counts = class_counts(shards) or {}
     for domain, label in plan.groups:
-        urls = shards.by_domain()[domain]
+        urls = by_domain[domain]
         if counts and not any(counts[url][label] for url in urls):
             raise missing_class(shards, domain, label, len(urls))
     return plan

@@ -121,13 +121,15 @@ def run_protocols(run: RunName, index: SplitIndex) -> tuple[RunName, list[str]]:
     return RunName(run.dataset, protocol), [protocol]
 
 
-def config_from_args(args: argparse.Namespace, params: dict[str, Any], run: RunName | None = None) -> TrainConfig:
+def config_from_args(args: argparse.Namespace, params: dict[str, Any], run: RunName | None = None,
+                     index: SplitIndex | None = None) -> TrainConfig:
     """The command line over ``params`` (the ``train`` section); the protocol is resolved through the
-    manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``), and the path templates filled in (``{run}``:
-    the run's name, ``oulu-3`` for fold 3_1 of ``--run oulu-3``; default ``<dataset>-<protocol>``)."""
+    manifests' ``splits.json`` (``4@1`` and ``p4.1`` train ``4_1``; ``index``: that file, where the caller has
+    read it already), and the path templates filled in (``{run}``: the run's name, ``oulu-3`` for fold 3_1 of
+    ``--run oulu-3``; default ``<dataset>-<protocol>``)."""
     config = settings(args, params)
     manifests = fill("train.manifests", config.manifests, {"dataset": args.dataset})
-    index = SplitIndex.load(manifests)
+    index = index if index is not None else SplitIndex.load(manifests)
     protocol = index.resolve(args.protocol)
     if index.crop_size is not None and config.input_size > index.crop_size:
         raise UsageError(f"train.input_size = {config.input_size} is larger than the shards' {index.crop_size}-pixel "
@@ -167,7 +169,8 @@ def fold_configs(args: argparse.Namespace, params: dict[str, Any]) -> list[Train
     run = run_name(args)
     named = {"dataset": run.dataset, "protocol": run.protocol or ""}
     template = settings(argparse.Namespace(**(vars(args) | named)), params).manifests
-    run, protocols = run_protocols(run, SplitIndex.load(fill("train.manifests", template, {"dataset": run.dataset})))
+    index = SplitIndex.load(fill("train.manifests", template, {"dataset": run.dataset}))
+    run, protocols = run_protocols(run, index)
     values = vars(args) | {"run": None, "dataset": run.dataset}
-    return [config_from_args(argparse.Namespace(**(values | {"protocol": protocol})), params, run)
+    return [config_from_args(argparse.Namespace(**(values | {"protocol": protocol})), params, run, index)
             for protocol in protocols]

@@ -33,7 +33,7 @@ from pipeline.format.members import image_member, image_names
 from pipeline.format.splits import SplitIndex, SplitShards
 
 from .augment import AugmentConfig, colour_jitter, geometric_matrix, warp_all
-from .balance import balance_plan, balanced_samples
+from .balance import INITIAL_SHUFFLE, balance_plan, balanced_samples
 from .tar_stream import tar_samples
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def seeded_shuffle(buffer: int, seed: int):
 
     def stage(samples):
         rng = random.Random(f"{seed}-{wds.utils.pytorch_worker_seed()}")
-        return wds.shuffle(buffer, initial=min(buffer, 100), rng=rng)(samples)
+        return wds.shuffle(buffer, initial=min(buffer, INITIAL_SHUFFLE), rng=rng)(samples)
 
     return stage
 

@@ -63,14 +63,18 @@ def _candidates(s: np.ndarray) -> np.ndarray:
     return np.append(np.unique(s), np.inf)
 
 
-def _rates(s: np.ndarray, b: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(pooled APCER, BPCER) at each threshold; both classes must be present."""
+def _accepted_counts(s: np.ndarray, b: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(attacks accepted, bona fide accepted) at each threshold; both classes must be present."""
     att, bf = np.sort(s[~b]), np.sort(s[b])
     if att.size == 0 or bf.size == 0:
         raise ValueError(f"need both classes, got {bf.size} bona fide and {att.size} attack presentations")
-    apcer = _accepted_count(att, thresholds) / att.size
-    bpcer = 1.0 - _accepted_count(bf, thresholds) / bf.size
-    return apcer, bpcer
+    return _accepted_count(att, thresholds), _accepted_count(bf, thresholds)
+
+
+def _rates(s: np.ndarray, b: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pooled APCER, BPCER) at each threshold; both classes must be present."""
+    attacks, bonafide = _accepted_counts(s, b, thresholds)
+    return attacks / (~b).sum(), 1.0 - bonafide / b.sum()
 
 
 def apcer_per_pai(scores: ArrayLike, is_bonafide: ArrayLike, attack_type: ArrayLike,
@@ -171,12 +175,12 @@ def threshold_at_eer(scores: ArrayLike, is_bonafide: ArrayLike) -> tuple[float, 
     """
     s, b = _arrays(scores, is_bonafide)
     cand = _candidates(s)
-    apcer, bp = _rates(s, b, cand)
+    attacks, bonafide = _accepted_counts(s, b, cand)
     n_attack, n_bonafide = int((~b).sum()), int(b.sum())
-    accepted, rejected = np.rint(apcer * n_attack).astype(np.int64), np.rint(bp * n_bonafide).astype(np.int64)
-    i = int(np.argmin(np.abs(accepted * n_bonafide - rejected * n_attack)))  # the first: the lowest threshold
+    rejected = n_bonafide - bonafide
+    i = int(np.argmin(np.abs(attacks * n_bonafide - rejected * n_attack)))  # the first: the lowest threshold
     threshold = float(cand[i]) if i == 0 or not np.isfinite(cand[i]) else float((cand[i - 1] + cand[i]) / 2)
-    return threshold, float((apcer[i] + bp[i]) / 2)
+    return threshold, float((attacks[i] / n_attack + (1.0 - bonafide[i] / n_bonafide)) / 2)
 
 
 def _threshold_at_apcer(s: np.ndarray, b: np.ndarray, types: np.ndarray | None, n: int) -> float:
