@@ -22,12 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import REPO, best_of, demo_data, header, table, verdict
-from pipeline.datasets import probe, siw
+from bench_shard import needed_frames
+from common import BENCH, best_of, demo_data, header, stage_config, table, verdict
+from pipeline.datasets import probe
 from pipeline.frames import open_source
 from pipeline.index import build_index
-from pipeline.params import load_section
-from pipeline.plan import plan_shards
 from pipeline.video import installed
 from tests.videos import header_frame_count  # what the index read before: the header's count, through OpenCV
 
@@ -64,23 +63,22 @@ def decord_in_process(reads: list[tuple[Path, list[int]]]) -> int:
 
 def index_seconds(root: Path, count: Callable[[Path], int]) -> float:
     """The index stage's time on ``root`` with the SiW adapter counting frames by ``count``."""
-    original = siw.video_frame_count
-    siw.video_frame_count = count
+    original = probe.video_frame_count  # what the adapters' readable_frame_count calls
+    probe.video_frame_count = count
     try:
         return best_of(lambda: build_index(DATASET, root), REPEAT)
     finally:
-        siw.video_frame_count = original
+        probe.video_frame_count = original
 
 
-def stage_reads(root: Path, manifests: Path) -> list[tuple[Path, list[int]]]:
-    """(video, frame positions) of the shard stage's one read per video: its windows' frames, as params.yaml plans."""
-    shard = load_section("shard", REPO / "params.yaml")
-    plan = plan_shards(pd.read_parquet(manifests / "videos.parquet"), pd.read_parquet(manifests / "protocols.parquet"),
-                       shard["window_length"], shard["windows_per_recording"], shard["samples_per_shard"])
-    needed: dict[str, set[int]] = {}
-    for task in (task for shard_plan in plan.shards for task in shard_plan.recordings):
-        needed.setdefault(task.video["path_rgb"], set()).update(n for w in task.windows for n in w.frames)
-    return [(root / path, sorted(numbers)) for path, numbers in sorted(needed.items())]
+def stage_reads(paths: list[Path]) -> list[tuple[Path, list[int]]]:
+    """(video, frame positions) of the shard stage's one read per video of ``paths``: the frames of its windows in
+    every shard task that holds it, as params.yaml plans them (bench_shard's plan; the output folder is not used)."""
+    needed: dict[Path, set[int]] = {path: set() for path in paths}
+    for path, _, numbers in needed_frames(stage_config(DATASET, BENCH / "unused", size=SIZE)):
+        if path in needed:
+            needed[path].update(numbers)
+    return [(path, sorted(numbers)) for path, numbers in sorted(needed.items())]
 
 
 def time_decoders(paths: list[Path], reads: list[tuple[Path, list[int]]]) -> dict[str, dict[str, float]]:
@@ -104,7 +102,7 @@ def main() -> None:
     root, manifests = demo_data(DATASET, SIZE)
     every = sorted(root / path for path in pd.read_parquet(manifests / "videos.parquet")["path_rgb"])
     paths = every[:VIDEOS]
-    reads = [(path, numbers) for path, numbers in stage_reads(root, manifests) if path in paths]
+    reads = stage_reads(paths)
     frames = {"every frame": sum(probe.video_frame_count(path) for path in paths),
               "windows": sum(len(numbers) for _, numbers in reads)}
     timings = time_decoders(paths, reads)

@@ -51,10 +51,10 @@ def _module(name: str, *args: str) -> None:
         raise RuntimeError(f"python -m {name} failed:\n{done.stderr[-3000:]}")
 
 
-def stage_config(dataset: str, out: Path, workers: int = 0, **sample: object) -> StageConfig:
-    """The shard stage as ``params.yaml`` sets it up, on the bench demo data; ``sample`` overrides."""
+def stage_config(dataset: str, out: Path, workers: int = 0, size: str = DEMO_SIZE, **sample: object) -> StageConfig:
+    """The shard stage as ``params.yaml`` sets it up, on the bench demo data of ``size``; ``sample`` overrides."""
     params = load_section("shard", REPO / "params.yaml")
-    raw, manifests = demo_data(dataset)
+    raw, manifests = demo_data(dataset, size)
     config = config_from_args(argparse.Namespace(dataset=dataset), params, raw)
     return replace(config, manifests=manifests, out=out, workers=workers, sample=replace(config.sample, **sample))
 

@@ -82,9 +82,7 @@ def local_files(folder: Path) -> dict[str, bytes]:
 
 def closed_port() -> int:
     """A loopback port nothing listens on (an unreachable endpoint that answers at once with a refusal)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def free_ports(count: int) -> list[int]:
